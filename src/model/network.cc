@@ -1,0 +1,2 @@
+// Placeholder until validation lands.
+#include "model/network.h"

@@ -1,0 +1,39 @@
+// A synchronous HTTP/1.1 client over vnetd's unix socket, used by vnetctl.
+#pragma once
+
+#include <string>
+
+#include "api/http.h"
+#include "base/error.h"
+
+namespace vnet::api {
+
+struct ClientResponse {
+  int status = 0;
+  std::string body;
+};
+
+class Client {
+ public:
+  explicit Client(std::string socketPath) : socketPath_(std::move(socketPath)) {}
+
+  // Sends one request and waits for the answer. Connection failures give an error that
+  // says vnetd is not running at that socket.
+  Result<ClientResponse> request(const std::string& method, const std::string& target,
+                                 const std::string& body = {}) const;
+
+  // Like request(), but turns a non-2xx answer into an Error carrying the server's
+  // "detail" text and the matching ErrorCode.
+  Result<std::string> call(const std::string& method, const std::string& target,
+                           const std::string& body = {}) const;
+
+  const std::string& socketPath() const { return socketPath_; }
+
+ private:
+  std::string socketPath_;
+};
+
+// Percent-encodes one path segment or query value.
+std::string urlEncode(const std::string& s);
+
+}  // namespace vnet::api

@@ -1,0 +1,111 @@
+#include "api/http.h"
+
+#include <nlohmann/json.hpp>
+
+namespace vnet::api {
+
+int httpStatusFor(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::Invalid: return 400;
+    case ErrorCode::NotFound: return 404;
+    case ErrorCode::Conflict: return 409;
+    case ErrorCode::TooLarge: return 413;
+    case ErrorCode::Unsupported: return 422;
+    case ErrorCode::Internal: return 500;
+  }
+  return 500;
+}
+
+ErrorCode errorCodeForStatus(int status) {
+  switch (status) {
+    case 400: return ErrorCode::Invalid;
+    case 404: return ErrorCode::NotFound;
+    case 409: return ErrorCode::Conflict;
+    case 413: return ErrorCode::TooLarge;
+    case 422: return ErrorCode::Unsupported;
+    default: return ErrorCode::Internal;
+  }
+}
+
+namespace {
+const char* reasonFor(int status) {
+  switch (status) {
+    case 400: return "invalid";
+    case 404: return "not found";
+    case 405: return "method not allowed";
+    case 409: return "conflict";
+    case 413: return "too large";
+    case 422: return "not supported";
+    default: return "internal error";
+  }
+}
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+Result<std::string> percentDecode(std::string_view s, bool plusIsSpace) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '%') {
+      if (i + 2 >= s.size()) {
+        return Error::invalid("malformed percent escape in request target");
+      }
+      int hi = hexValue(s[i + 1]), lo = hexValue(s[i + 2]);
+      if (hi < 0 || lo < 0) return Error::invalid("malformed percent escape in request target");
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (c == '+' && plusIsSpace) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+}  // namespace
+
+Response errorResponse(const Error& e) {
+  int status = httpStatusFor(e.code());
+  nlohmann::json j = {{"error", reasonFor(status)}, {"detail", e.message()}};
+  return Response{status, j.dump() + "\n", "application/json"};
+}
+
+Response jsonResponse(int status, const std::string& body) {
+  return Response{status, body, "application/json"};
+}
+
+Status parseTarget(const std::string& target, Request& out) {
+  std::string_view t = target;
+  auto q = t.find('?');
+  auto path = percentDecode(t.substr(0, q), false);
+  if (!path) return std::move(path).error();
+  out.path = std::move(*path);
+  out.query.clear();
+  if (q == std::string_view::npos) return Status::success();
+  std::string_view rest = t.substr(q + 1);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    auto eq = pair.find('=');
+    auto key = percentDecode(pair.substr(0, eq), true);
+    if (!key) return std::move(key).error();
+    std::string value;
+    if (eq != std::string_view::npos) {
+      auto v = percentDecode(pair.substr(eq + 1), true);
+      if (!v) return std::move(v).error();
+      value = std::move(*v);
+    }
+    if (!key->empty()) out.query[*key] = std::move(value);
+    if (amp == std::string_view::npos) break;
+    rest = rest.substr(amp + 1);
+  }
+  return Status::success();
+}
+
+}  // namespace vnet::api

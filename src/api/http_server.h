@@ -1,0 +1,41 @@
+// HTTP/1.1 over a unix stream socket (Boost.Beast), on the daemon's single-threaded
+// io_context. Each request is answered by a synchronous handler; keep-alive is honoured.
+// Limits: headers kMaxHeaderBytes, body kMaxBodyBytes (413 beyond), 30 s read time-out.
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/asio/io_context.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "api/http.h"
+#include "base/error.h"
+
+namespace vnet::api {
+
+using RequestHandler = std::function<Response(const Request&)>;
+
+class HttpServer {
+ public:
+  // Binds `path` (an existing stale socket file is replaced), chmods it to `mode`, and
+  // starts accepting on `io`.
+  static Result<std::unique_ptr<HttpServer>> listenUnix(boost::asio::io_context& io,
+                                                        const std::string& path, mode_t mode,
+                                                        RequestHandler handler);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Stops accepting and removes the socket file. Open connections finish their request.
+  void close();
+
+  struct Impl;
+
+ private:
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vnet::api

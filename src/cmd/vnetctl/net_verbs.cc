@@ -1,0 +1,170 @@
+// net-* verbs, named and worded like virsh's.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+
+#include "cmd/vnetctl/cli.h"
+
+namespace vnetctl {
+
+using nlohmann::json;
+
+namespace {
+
+json xmlBody(const std::string& xml) { return json{{"xml", xml}}; }
+
+void printJson(const json& j) { std::cout << j.dump(2) << "\n"; }
+
+std::string findNameByUuid(const Globals& g, const std::string& uuid) {
+  for (const auto& n : callJson(g, "GET", "/v1/networks?all=1")) {
+    if (n.value("uuid", "") == uuid) return n.value("name", "");
+  }
+  throw Failure{"no network with uuid " + uuid};
+}
+
+void netEdit(const Globals& g, const std::string& name) {
+  std::string xml = call(g, "GET", networkPath(name) + "/xml?inactive=1");
+  char tmpl[] = "/tmp/vnetctl-edit-XXXXXX.xml";
+  int fd = ::mkstemps(tmpl, 4);
+  if (fd < 0) throw Failure{std::string("creating a temporary file: ") + std::strerror(errno)};
+  ::close(fd);
+  std::string path = tmpl;
+  struct Remove {
+    std::string p;
+    ~Remove() { ::unlink(p.c_str()); }
+  } remove{path};
+  std::ofstream(path) << xml;
+  const char* editor = std::getenv("VISUAL");
+  if (!editor || !*editor) editor = std::getenv("EDITOR");
+  std::string cmd = std::string(editor && *editor ? editor : "vi") + " '" + path + "'";
+  if (std::system(cmd.c_str()) != 0) throw Failure{"editor exited with an error; nothing changed"};
+  std::string edited = readInputFile(path);
+  if (edited == xml) {
+    std::cout << "Network " << name << " XML configuration not changed.\n";
+    return;
+  }
+  call(g, "PUT", networkPath(name), xmlBody(edited).dump());
+  std::cout << "Network " << name << " XML configuration edited.\n";
+}
+
+}  // namespace
+
+void addNetVerbs(CLI::App& app, Globals& g) {
+  {
+    auto* c = app.add_subcommand("net-list", "list networks (active only unless --all)");
+    auto* all = c->add_flag("--all", "include inactive networks");
+    c->callback([&g, all] {
+      json list = callJson(g, "GET", std::string("/v1/networks") + (*all ? "?all=1" : ""));
+      if (g.json()) return printJson(list);
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& n : list) {
+        rows.push_back({n.value("name", ""), n.value("active", false) ? "active" : "inactive",
+                        yesNo(n.value("autostart", false)), yesNo(n.value("persistent", true))});
+      }
+      printTable({"Name", "State", "Autostart", "Persistent"}, rows);
+    });
+  }
+  {
+    auto* c = app.add_subcommand("net-info", "show a network's state");
+    auto* name = g.slot();
+    c->add_option("network", *name)->required();
+    c->callback([&g, name] {
+      json n = callJson(g, "GET", networkPath(*name));
+      if (g.json()) return printJson(n);
+      std::printf("%-15s %s\n", "Name:", n.value("name", "").c_str());
+      std::printf("%-15s %s\n", "UUID:", n.value("uuid", "").c_str());
+      std::printf("%-15s %s\n", "Active:", yesNo(n.value("active", false)));
+      std::printf("%-15s %s\n", "Persistent:", yesNo(n.value("persistent", true)));
+      std::printf("%-15s %s\n", "Autostart:", yesNo(n.value("autostart", false)));
+      std::printf("%-15s %s\n", "Bridge:", n.value("bridge", "").c_str());
+      std::printf("%-15s %s\n", "Forward:", n.value("mode", "").c_str());
+    });
+  }
+  {
+    auto* c = app.add_subcommand("net-dumpxml", "print a network's XML definition");
+    auto* name = g.slot();
+    c->add_option("network", *name)->required();
+    auto* inactive = c->add_flag("--inactive", "the persistent definition, not the running one");
+    c->callback([&g, name, inactive] {
+      std::string xml =
+          call(g, "GET", networkPath(*name) + "/xml" + (*inactive ? "?inactive=1" : ""));
+      if (g.json()) return printJson(json{{"name", *name}, {"xml", xml}});
+      std::cout << xml;
+    });
+  }
+  for (auto [verb, start] : {std::pair{"net-define", false}, std::pair{"net-create", true}}) {
+    auto* c = app.add_subcommand(verb, start ? "create and start a transient network from XML"
+                                             : "define a persistent network from XML");
+    auto* file = g.slot();
+    c->add_option("file", *file, "libvirt <network> XML")->required();
+    c->callback([&g, file, start = start] {
+      std::string xml = readInputFile(*file);
+      json n = callJson(g, "POST", std::string("/v1/networks") + (start ? "?start=1" : ""),
+                        xmlBody(xml).dump());
+      std::cout << "Network " << n.value("name", "") << (start ? " created from " : " defined from ")
+                << *file << "\n";
+    });
+  }
+  struct Simple {
+    const char* verb;
+    const char* help;
+    const char* method;
+    const char* suffix;
+    const char* done;
+  };
+  for (const Simple& s : {Simple{"net-start", "start a defined network", "POST", "/start", "started"},
+                          Simple{"net-destroy", "stop a network (transient ones vanish)", "POST",
+                                 "/stop", "destroyed"},
+                          Simple{"net-undefine", "remove a persistent definition", "DELETE", "",
+                                 "has been undefined"}}) {
+    auto* c = app.add_subcommand(s.verb, s.help);
+    auto* name = g.slot();
+    c->add_option("network", *name)->required();
+    c->callback([&g, name, s] {
+      call(g, s.method, networkPath(*name) + s.suffix);
+      std::cout << "Network " << *name << " " << s.done << "\n";
+    });
+  }
+  {
+    auto* c = app.add_subcommand("net-autostart", "start a network when vnetd starts");
+    auto* name = g.slot();
+    c->add_option("network", *name)->required();
+    auto* disable = c->add_flag("--disable", "do not autostart");
+    c->callback([&g, name, disable] {
+      bool on = !*disable;
+      call(g, "POST", networkPath(*name) + "/autostart", json{{"enabled", on}}.dump());
+      std::cout << "Network " << *name << (on ? " marked as autostarted" : " unmarked as autostarted")
+                << "\n";
+    });
+  }
+  {
+    auto* c = app.add_subcommand("net-uuid", "print a network's UUID");
+    auto* name = g.slot();
+    c->add_option("network", *name)->required();
+    c->callback([&g, name] {
+      json n = callJson(g, "GET", networkPath(*name));
+      if (g.json()) return printJson(json{{"name", *name}, {"uuid", n.value("uuid", "")}});
+      std::cout << n.value("uuid", "") << "\n";
+    });
+  }
+  {
+    auto* c = app.add_subcommand("net-name", "print the name of the network with a UUID");
+    auto* uuid = g.slot();
+    c->add_option("uuid", *uuid)->required();
+    c->callback([&g, uuid] {
+      std::string name = findNameByUuid(g, *uuid);
+      if (g.json()) return printJson(json{{"name", name}, {"uuid", *uuid}});
+      std::cout << name << "\n";
+    });
+  }
+  {
+    auto* c = app.add_subcommand("net-edit", "edit the persistent definition in $EDITOR");
+    auto* name = g.slot();
+    c->add_option("network", *name)->required();
+    c->callback([&g, name] { netEdit(g, *name); });
+  }
+}
+
+}  // namespace vnetctl

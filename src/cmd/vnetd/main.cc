@@ -1,0 +1,84 @@
+// vnetd: owns bridges, rules, DHCP and DNS for every network. Foreground; logs to stderr.
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <filesystem>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "api/http_server.h"
+#include "daemon/api_service.h"
+#include "daemon/manager.h"
+#include "kernel/netlink/netlink_links.h"
+#include "kernel/nft/nft_firewall.h"
+
+namespace {
+
+int fatal(const std::string& msg) {
+  spdlog::critical("{}", msg);
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"vnetd: virtual networks for KVM/QEMU guests and containers"};
+  std::string configDir = "/etc/vnet", stateDir = "/var/lib/vnet", runDir = "/run/vnet";
+  std::string socketPath, logLevel = "info", resolvConf = "/etc/resolv.conf";
+  app.add_option("--config-dir", configDir, "network definitions (CONFIG_DIR/networks/*.xml)")
+      ->capture_default_str();
+  app.add_option("--state-dir", stateDir, "leases and state (SQLite)")->capture_default_str();
+  app.add_option("--run-dir", runDir, "runtime files")->capture_default_str();
+  app.add_option("--socket", socketPath, "API socket (default RUN_DIR/vnetd.sock)");
+  app.add_option("--resolv-conf", resolvConf, "upstream DNS servers for forwarding")
+      ->capture_default_str();
+  app.add_option("--log-level", logLevel, "trace, debug, info, warn, error")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  CLI11_PARSE(app, argc, argv);
+  if (socketPath.empty()) socketPath = runDir + "/vnetd.sock";
+
+  auto logger = spdlog::stderr_logger_st("vnetd");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_level(spdlog::level::from_str(logLevel));
+
+  std::error_code ec;
+  for (const auto& dir : {configDir, stateDir, runDir}) {
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return fatal("creating " + dir + ": " + ec.message());
+  }
+
+  auto links = vnet::kernel::makeNetlinkLinks();
+  if (!links) return fatal("netlink: " + links.error().message());
+  auto firewall = vnet::kernel::makeNftFirewall();
+  if (!firewall) return fatal("nftables: " + firewall.error().message());
+  auto state = vnet::daemon::StateStore::open(stateDir + "/vnet.db");
+  if (!state) return fatal(state.error().message());
+
+  vnet::daemon::Manager manager(**links, **firewall, vnet::daemon::DefinitionStore(configDir),
+                                std::move(*state));
+  if (vnet::Status s = manager.load(); !s.ok()) return fatal("loading networks: " + s.error().message());
+
+  boost::asio::io_context io;
+  vnet::api::Router router = vnet::daemon::makeApiRouter(manager);
+  auto server = vnet::api::HttpServer::listenUnix(
+      io, socketPath, 0660, [&router](const vnet::api::Request& r) { return router.route(r); });
+  if (!server) return fatal(server.error().message());
+
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code&, int sig) {
+    spdlog::info("signal {}: stopping (networks stay up)", sig);
+    (*server)->close();
+    io.stop();
+  });
+
+  spdlog::info("vnetd ready on {}", socketPath);
+  sd_notify(0, "READY=1");
+  io.run();
+  sd_notify(0, "STOPPING=1");
+  return 0;
+}

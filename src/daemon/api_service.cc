@@ -1,0 +1,186 @@
+#include "daemon/api_service.h"
+
+#include <nlohmann/json.hpp>
+
+#include "config/json.h"
+#include "config/xml.h"
+
+namespace vnet::daemon {
+
+using nlohmann::json;
+using api::Params;
+using api::Request;
+using api::Response;
+
+namespace {
+
+json toJson(const NetworkStatus& s) {
+  return json{{"name", s.name},           {"uuid", s.uuid},
+              {"bridge", s.bridge},       {"mode", s.mode},
+              {"active", s.active},       {"persistent", s.persistent},
+              {"autostart", s.autostart}};
+}
+
+json toJson(const model::Port& p) {
+  json j{{"network", p.network},
+         {"name", p.name},
+         {"kind", model::portKindName(p.kind)},
+         {"hostMac", p.hostMac.toString()}};
+  if (p.kind != model::PortKind::Adopted) j["mac"] = p.guestMac.toString();
+  if (p.owner) j["owner"] = *p.owner;
+  if (!p.netns.empty()) j["netns"] = p.netns;
+  if (!p.peerName.empty()) j["ifname"] = p.peerName;
+  return j;
+}
+
+Response ok(const json& j, int status = 200) { return api::jsonResponse(status, j.dump(2) + "\n"); }
+Response fail(const Error& e) { return api::errorResponse(e); }
+
+bool flag(const Request& r, const char* key) {
+  auto it = r.query.find(key);
+  return it != r.query.end() && (it->second.empty() || it->second == "1" || it->second == "true" ||
+                                 it->second == "yes");
+}
+
+// Parses a JSON body (objects only); an empty body gives an empty object.
+Result<json> jsonBody(const Request& r) {
+  if (r.body.empty()) return json::object();
+  json j = json::parse(r.body, nullptr, false);
+  if (j.is_discarded()) return Error::invalid("request body is not valid JSON");
+  if (!j.is_object()) return Error::invalid("request body must be a JSON object");
+  return j;
+}
+
+// The XML of a definition from any of the accepted body forms.
+Result<std::string> definitionXml(const Request& r) {
+  size_t first = r.body.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && r.body[first] == '<') return r.body;
+  auto j = jsonBody(r);
+  if (!j) return std::move(j).error();
+  if (j->contains("xml")) {
+    if (!(*j)["xml"].is_string()) return Error::invalid("'xml' must be a string");
+    return (*j)["xml"].get<std::string>();
+  }
+  if (j->contains("network")) {
+    auto net = config::networkFromJson((*j)["network"]);
+    if (!net) return std::move(net).error();
+    return config::formatNetworkXml(*net);
+  }
+  return Error::invalid("request body needs \"xml\" or \"network\"");
+}
+
+Result<PortRequest> portRequest(const Request& r, const std::string& network) {
+  auto j = jsonBody(r);
+  if (!j) return std::move(j).error();
+  PortRequest p;
+  p.network = network;
+  try {
+    std::string kind = j->value("kind", "tap");
+    if (kind != "tap" && kind != "veth") {
+      return Error::invalid("kind: must be \"tap\" or \"veth\", not \"" + kind + "\"");
+    }
+    p.tap = kind == "tap";
+    p.name = j->value("name", "");
+    if (j->contains("mac")) {
+      std::string mac = (*j)["mac"].get<std::string>();
+      p.mac = Mac::parse(mac);
+      if (!p.mac) return Error::invalid("mac: '" + mac + "' is not a MAC address");
+    }
+    if (j->contains("owner")) p.owner = (*j)["owner"].get<unsigned>();
+    p.netns = j->value("netns", "");
+    p.ifname = j->value("ifname", "");
+  } catch (const json::exception& e) {
+    return Error::invalid(std::string("port request: ") + e.what());
+  }
+  return p;
+}
+
+}  // namespace
+
+api::Router makeApiRouter(Manager& m) {
+  api::Router r;
+  r.add("GET", "/v1/networks", [&m](const Request& req, const Params&) {
+    json arr = json::array();
+    for (const auto& s : m.list(flag(req, "all"))) arr.push_back(toJson(s));
+    return ok(arr);
+  });
+  r.add("POST", "/v1/networks", [&m](const Request& req, const Params&) {
+    auto xml = definitionXml(req);
+    if (!xml) return fail(xml.error());
+    auto s = flag(req, "start") ? m.create(*xml) : m.define(*xml);
+    if (!s) return fail(s.error());
+    return ok(toJson(*s), 201);
+  });
+  r.add("GET", "/v1/networks/{name}", [&m](const Request&, const Params& p) {
+    auto s = m.status(p.at("name"));
+    if (!s) return fail(s.error());
+    json j = toJson(*s);
+    auto def = m.definition(p.at("name"), false);
+    if (def) j["definition"] = config::networkToJson(**def);
+    return ok(j);
+  });
+  r.add("PUT", "/v1/networks/{name}", [&m](const Request& req, const Params& p) {
+    auto xml = definitionXml(req);
+    if (!xml) return fail(xml.error());
+    auto parsed = config::parseNetworkXml(*xml);
+    if (!parsed) return fail(parsed.error());
+    if (parsed->name != p.at("name")) {
+      return fail(Error::invalid("the definition names network '" + parsed->name +
+                                 "', but the request is for '" + p.at("name") + "'"));
+    }
+    auto s = m.define(*xml);
+    if (!s) return fail(s.error());
+    return ok(toJson(*s));
+  });
+  r.add("DELETE", "/v1/networks/{name}", [&m](const Request&, const Params& p) {
+    if (Status s = m.undefine(p.at("name")); !s.ok()) return fail(s.error());
+    return ok(json{{"name", p.at("name")}, {"undefined", true}});
+  });
+  r.add("POST", "/v1/networks/{name}/start", [&m](const Request&, const Params& p) {
+    if (Status s = m.start(p.at("name")); !s.ok()) return fail(s.error());
+    return ok(toJson(*m.status(p.at("name"))));
+  });
+  r.add("POST", "/v1/networks/{name}/stop", [&m](const Request&, const Params& p) {
+    Status s = m.destroy(p.at("name"));
+    if (!s.ok()) return fail(s.error());
+    auto st = m.status(p.at("name"));
+    return ok(st ? toJson(*st) : json{{"name", p.at("name")}, {"active", false}});
+  });
+  r.add("POST", "/v1/networks/{name}/autostart", [&m](const Request& req, const Params& p) {
+    auto j = jsonBody(req);
+    if (!j) return fail(j.error());
+    if (!j->contains("enabled") || !(*j)["enabled"].is_boolean()) {
+      return fail(Error::invalid("request body needs {\"enabled\": true|false}"));
+    }
+    if (Status s = m.setAutostart(p.at("name"), (*j)["enabled"].get<bool>()); !s.ok()) {
+      return fail(s.error());
+    }
+    return ok(toJson(*m.status(p.at("name"))));
+  });
+  r.add("GET", "/v1/networks/{name}/xml", [&m](const Request& req, const Params& p) {
+    auto def = m.definition(p.at("name"), flag(req, "inactive"));
+    if (!def) return fail(def.error());
+    return Response{200, config::formatNetworkXml(**def), "application/xml"};
+  });
+  r.add("GET", "/v1/networks/{name}/ports", [&m](const Request&, const Params& p) {
+    auto ports = m.ports(p.at("name"));
+    if (!ports) return fail(ports.error());
+    json arr = json::array();
+    for (const auto& port : *ports) arr.push_back(toJson(port));
+    return ok(arr);
+  });
+  r.add("POST", "/v1/networks/{name}/ports", [&m](const Request& req, const Params& p) {
+    auto pr = portRequest(req, p.at("name"));
+    if (!pr) return fail(pr.error());
+    auto port = m.addPort(*pr);
+    if (!port) return fail(port.error());
+    return ok(toJson(*port), 201);
+  });
+  r.add("DELETE", "/v1/networks/{name}/ports/{port}", [&m](const Request&, const Params& p) {
+    if (Status s = m.removePort(p.at("name"), p.at("port")); !s.ok()) return fail(s.error());
+    return ok(json{{"name", p.at("port")}, {"removed", true}});
+  });
+  return r;
+}
+
+}  // namespace vnet::daemon

@@ -1,0 +1,437 @@
+#include "daemon/manager.h"
+
+#include <spdlog/spdlog.h>
+
+#include "base/random.h"
+#include "config/xml.h"
+
+namespace vnet::daemon {
+
+namespace {
+
+std::string quoted(const std::string& name) { return "'" + name + "'"; }
+
+Mac randomGuestMac() {
+  uint8_t b[3];
+  randomBytes(b, sizeof(b));
+  return Mac(Mac::Bytes{0x52, 0x54, 0x00, b[0], b[1], b[2]});
+}
+
+std::string netnsPath(const std::string& netns) {
+  if (netns.find('/') != std::string::npos) return netns;
+  return "/run/netns/" + netns;
+}
+
+}  // namespace
+
+Manager::Manager(kernel::Links& links, kernel::Firewall& firewall, DefinitionStore defs,
+                 StateStore state)
+    : links_(links),
+      fw_(firewall),
+      datapath_(links, firewall),
+      defs_(std::move(defs)),
+      state_(std::move(state)) {}
+
+std::string Manager::defaultNetworkXml(int thirdOctet) {
+  std::string net = "192.168." + std::to_string(thirdOctet);
+  return "<network>\n"
+         "  <name>default</name>\n"
+         "  <forward mode='nat'/>\n"
+         "  <bridge name='vnbr0' stp='on' delay='0'/>\n"
+         "  <ip address='" + net + ".1' netmask='255.255.255.0'>\n"
+         "    <dhcp>\n"
+         "      <range start='" + net + ".2' end='" + net + ".254'/>\n"
+         "    </dhcp>\n"
+         "  </ip>\n"
+         "</network>\n";
+}
+
+Status Manager::load() {
+  VNET_TRY(defs_.init());
+  std::vector<Error> errors;
+  for (auto& d : defs_.loadAll(errors)) {
+    auto net = prepare(d.xml, nullptr);
+    if (!net) {
+      spdlog::error("skipping definition {}: {}", d.path, net.error().message());
+      continue;
+    }
+    if (net->name != d.name) {
+      spdlog::error("skipping definition {}: it defines network '{}', not '{}'", d.path,
+                    net->name, d.name);
+      continue;
+    }
+    Entry e;
+    e.config = std::move(*net);
+    e.persistent = true;
+    e.autostart = d.autostart;
+    nets_.emplace(d.name, std::move(e));
+  }
+  for (const auto& err : errors) spdlog::error("{}", err.message());
+
+  auto active = state_.activeNetworks();
+  if (!active) return std::move(active).error().context("reading state");
+  for (const auto& rec : *active) {
+    auto parsed = config::parseNetworkXml(rec.xml);
+    if (!parsed) {
+      spdlog::error("state of network '{}' is unreadable, forgetting it: {}", rec.name,
+                    parsed.error().message());
+      (void)state_.clearActive(rec.name);
+      continue;
+    }
+    Entry* e = find(rec.name);
+    if (!e) {
+      if (rec.persistent) {
+        spdlog::warn("network '{}' was active but is no longer defined; stopping it", rec.name);
+        if (Status s = datapath_.stop(*parsed); !s.ok()) spdlog::error("{}", s.error().message());
+        (void)state_.clearActive(rec.name);
+        (void)state_.removePortsOf(rec.name);
+        continue;
+      }
+      Entry t;
+      t.config = *parsed;
+      t.persistent = false;
+      e = &nets_.emplace(rec.name, std::move(t)).first->second;
+    }
+    if (Status s = datapath_.adopt(*parsed); !s.ok()) {
+      spdlog::error("bringing back network '{}': {}", rec.name, s.error().message());
+      continue;
+    }
+    e->live = std::move(*parsed);
+    spdlog::info("network '{}' is active (adopted)", rec.name);
+  }
+
+  if (nets_.empty()) VNET_TRY(defineDefault());
+
+  for (auto& [name, e] : nets_) {
+    if (e.autostart && !e.live) {
+      if (Status s = startEntry(e); !s.ok()) {
+        spdlog::error("autostarting network '{}': {}", name, s.error().message());
+      } else {
+        spdlog::info("network '{}' started (autostart)", name);
+      }
+    }
+  }
+  return Status::success();
+}
+
+Status Manager::defineDefault() {
+  auto routes = links_.routes();
+  if (!routes) return std::move(routes).error().context("choosing the default network's subnet");
+  for (int x = 122; x <= 254; ++x) {
+    Cidr candidate{Ipv4((192u << 24) | (168u << 16) | (unsigned(x) << 8)), 24};
+    bool taken = false;
+    for (const auto& r : *routes) {
+      if (r.destination.prefix > 0 && r.destination.overlaps(candidate)) {
+        taken = true;
+        break;
+      }
+    }
+    if (taken) continue;
+    auto defined = define(defaultNetworkXml(x));
+    if (!defined) {
+      // Another definition may use the subnet (or the bridge name): try the next one.
+      if (defined.error().code() == ErrorCode::Conflict) continue;
+      return std::move(defined).error().context("defining the default network");
+    }
+    VNET_TRY(setAutostart("default", true));
+    spdlog::info("defined network 'default' on {} (first free 192.168.X.0/24)",
+                 candidate.toString());
+    return Status::success();
+  }
+  return Error("defining the default network: no free 192.168.X.0/24 subnet (X = 122..254)");
+}
+
+Result<model::Network> Manager::prepare(std::string_view xml, const Entry* existing) const {
+  auto parsed = config::parseNetworkXml(xml);
+  if (!parsed) return std::move(parsed).error();
+  model::Network net = std::move(*parsed);
+  if (existing) {
+    if (!net.uuid.empty() && net.uuid != existing->config.uuid) {
+      return Error::conflict("network " + quoted(net.name) + " already exists with uuid " +
+                             existing->config.uuid);
+    }
+    if (net.uuid.empty()) net.uuid = existing->config.uuid;
+    if (net.bridge.name.empty()) net.bridge.name = existing->config.bridge.name;
+    if (!net.mac && existing->config.mac) net.mac = existing->config.mac;
+  }
+  model::fillDefaults(net, usedBridges(net.name));
+  VNET_TRY(model::validate(net));
+  std::vector<const model::Network*> others;
+  for (const auto& [name, e] : nets_) {
+    if (name != net.name) others.push_back(&e.config);
+  }
+  VNET_TRY(model::validateAgainst(net, others));
+  return net;
+}
+
+std::vector<std::string> Manager::usedBridges(const std::string& except) const {
+  std::vector<std::string> out;
+  for (const auto& [name, e] : nets_) {
+    if (name == except) continue;
+    out.push_back(e.config.bridge.name);
+    if (e.live) out.push_back(e.live->bridge.name);
+  }
+  // Bridges that exist in the kernel but are not ours are taken too.
+  if (auto links = links_.listLinks()) {
+    for (const auto& l : *links) out.push_back(l.name);
+  }
+  return out;
+}
+
+Manager::Entry* Manager::find(const std::string& name) {
+  auto it = nets_.find(name);
+  return it == nets_.end() ? nullptr : &it->second;
+}
+const Manager::Entry* Manager::find(const std::string& name) const {
+  auto it = nets_.find(name);
+  return it == nets_.end() ? nullptr : &it->second;
+}
+
+NetworkStatus Manager::statusOf(const Entry& e) const {
+  const model::Network& n = e.live ? *e.live : e.config;
+  return NetworkStatus{n.name, n.uuid, n.bridge.name, model::forwardModeName(n.mode),
+                       e.live.has_value(), e.persistent, e.autostart};
+}
+
+Result<NetworkStatus> Manager::define(std::string_view xml) {
+  auto parsedName = config::parseNetworkXml(xml);
+  if (!parsedName) return std::move(parsedName).error();
+  Entry* existing = find(parsedName->name);
+  auto net = prepare(xml, existing);
+  if (!net) return std::move(net).error();
+  std::string name = net->name;
+  VNET_TRY(defs_.save(name, config::formatNetworkXml(*net)));
+  if (existing) {
+    existing->config = std::move(*net);
+    existing->persistent = true;
+    spdlog::info("network '{}' redefined", name);
+    return statusOf(*existing);
+  }
+  Entry e;
+  e.config = std::move(*net);
+  auto& placed = nets_.emplace(name, std::move(e)).first->second;
+  spdlog::info("network '{}' defined", name);
+  return statusOf(placed);
+}
+
+Result<NetworkStatus> Manager::create(std::string_view xml) {
+  auto parsedName = config::parseNetworkXml(xml);
+  if (!parsedName) return std::move(parsedName).error();
+  if (find(parsedName->name)) {
+    return Error::conflict("network " + quoted(parsedName->name) + " already exists");
+  }
+  auto net = prepare(xml, nullptr);
+  if (!net) return std::move(net).error();
+  Entry e;
+  e.config = std::move(*net);
+  e.persistent = false;
+  std::string name = e.config.name;
+  if (Status s = startEntry(e); !s.ok()) return std::move(s).error();
+  auto& placed = nets_.emplace(name, std::move(e)).first->second;
+  spdlog::info("network '{}' created (transient) and started", name);
+  return statusOf(placed);
+}
+
+Status Manager::startEntry(Entry& e) {
+  const std::string& name = e.config.name;
+  if (e.live) return Error::conflict("network " + quoted(name) + " is already active");
+  // Another active network may have taken the subnet or bridge since this was defined.
+  std::vector<const model::Network*> live;
+  for (const auto& [n, other] : nets_) {
+    if (n != name && other.live) live.push_back(&*other.live);
+  }
+  if (Status s = model::validateAgainst(e.config, live); !s.ok()) {
+    return std::move(s).error().context("starting network " + quoted(name));
+  }
+  if (Status s = datapath_.start(e.config); !s.ok()) {
+    return std::move(s).error().context("starting network " + quoted(name));
+  }
+  if (Status s = state_.setActive({name, config::formatNetworkXml(e.config), e.persistent});
+      !s.ok()) {
+    ErrorList errs;
+    errs.add(s);
+    errs.add(datapath_.stop(e.config));
+    return errs.toStatus("starting network " + quoted(name) + ": recording state");
+  }
+  e.live = e.config;
+  return Status::success();
+}
+
+Status Manager::start(const std::string& name) {
+  Entry* e = find(name);
+  if (!e) return Error::notFound("network " + quoted(name) + " not found");
+  VNET_TRY(startEntry(*e));
+  spdlog::info("network '{}' started", name);
+  return Status::success();
+}
+
+Status Manager::destroy(const std::string& name) {
+  Entry* e = find(name);
+  if (!e) return Error::notFound("network " + quoted(name) + " not found");
+  if (!e->live) return Error::conflict("network " + quoted(name) + " is not active");
+  ErrorList errs;
+  errs.add(datapath_.stop(*e->live));
+  errs.add(state_.removePortsOf(name));
+  errs.add(state_.clearActive(name));
+  e->live.reset();
+  if (!e->persistent) nets_.erase(name);
+  spdlog::info("network '{}' destroyed", name);
+  return errs.toStatus("stopping network " + quoted(name));
+}
+
+Status Manager::undefine(const std::string& name) {
+  Entry* e = find(name);
+  if (!e) return Error::notFound("network " + quoted(name) + " not found");
+  if (!e->persistent) return Error::conflict("network " + quoted(name) + " is transient; use net-destroy");
+  VNET_TRY(defs_.remove(name));
+  if (e->live) {
+    // Like libvirt: an active network becomes transient and goes away when destroyed.
+    e->persistent = false;
+    e->autostart = false;
+    (void)state_.setActive({name, config::formatNetworkXml(*e->live), false});
+  } else {
+    nets_.erase(name);
+  }
+  spdlog::info("network '{}' undefined", name);
+  return Status::success();
+}
+
+Status Manager::setAutostart(const std::string& name, bool on) {
+  Entry* e = find(name);
+  if (!e) return Error::notFound("network " + quoted(name) + " not found");
+  if (!e->persistent) return Error::conflict("cannot set autostart for transient network " + quoted(name));
+  VNET_TRY(defs_.setAutostart(name, on));
+  e->autostart = on;
+  return Status::success();
+}
+
+std::vector<NetworkStatus> Manager::list(bool all) const {
+  std::vector<NetworkStatus> out;
+  for (const auto& [name, e] : nets_) {
+    if (all || e.live) out.push_back(statusOf(e));
+  }
+  return out;
+}
+
+Result<NetworkStatus> Manager::status(const std::string& name) const {
+  const Entry* e = find(name);
+  if (!e) return Error::notFound("network " + quoted(name) + " not found");
+  return statusOf(*e);
+}
+
+Result<const model::Network*> Manager::definition(const std::string& name, bool inactive) const {
+  const Entry* e = find(name);
+  if (!e) return Error::notFound("network " + quoted(name) + " not found");
+  if (e->live && !inactive) return &*e->live;
+  return &e->config;
+}
+
+Result<std::string> Manager::lookupByUuid(const std::string& uuid) const {
+  for (const auto& [name, e] : nets_) {
+    if (e.config.uuid == uuid || (e.live && e.live->uuid == uuid)) return name;
+  }
+  return Error::notFound("no network with uuid " + uuid);
+}
+
+Result<std::string> Manager::nextPortName() {
+  for (int tries = 0; tries < 100000; ++tries) {
+    auto n = state_.nextCounter("port");
+    if (!n) return std::move(n).error();
+    std::string name = "vnet" + std::to_string(*n);
+    auto link = links_.findLink(name);
+    if (!link) return std::move(link).error();
+    if (!*link) return name;
+  }
+  return Error("no free vnetN interface name");
+}
+
+Result<model::Port> Manager::addPort(const PortRequest& req) {
+  Entry* e = find(req.network);
+  if (!e) return Error::notFound("network " + quoted(req.network) + " not found");
+  if (!e->live) return Error::conflict("network " + quoted(req.network) + " is not active");
+  const model::Network& net = *e->live;
+  std::string ctx = "adding a port to network " + quoted(req.network);
+
+  model::Port p;
+  p.network = req.network;
+  if (req.name.empty()) {
+    auto name = nextPortName();
+    if (!name) return std::move(name).error().context(ctx);
+    p.name = *name;
+  } else {
+    if (req.name.size() > 15 || req.name.find_first_of("/ :") != std::string::npos) {
+      return Error::invalid(ctx + ": invalid interface name '" + req.name + "'");
+    }
+    p.name = req.name;
+  }
+  p.guestMac = req.mac.value_or(randomGuestMac());
+  if (p.guestMac.isMulticast() || p.guestMac.isZero()) {
+    return Error::invalid(ctx + ": MAC " + p.guestMac.toString() + " is not a unicast address");
+  }
+  p.hostMac = model::tapMacForGuest(p.guestMac);
+  p.owner = req.owner;
+
+  Status made;
+  if (req.tap) {
+    p.kind = model::PortKind::Tap;
+    made = links_.addTap(kernel::TapSpec{p.name, p.hostMac, p.owner, net.mtu, net.bridge.name});
+  } else {
+    if (req.netns.empty()) return Error::invalid(ctx + ": a veth port needs --netns");
+    p.kind = model::PortKind::Veth;
+    p.netns = req.netns;
+    p.peerName = req.ifname.empty() ? "eth0" : req.ifname;
+    made = links_.addVeth(kernel::VethSpec{p.name, p.hostMac, p.peerName, p.guestMac,
+                                           netnsPath(p.netns), net.mtu, net.bridge.name});
+  }
+  if (!made.ok()) return std::move(made).error().context(ctx + ": creating " + p.name);
+  if (Status s = state_.addPort(p); !s.ok()) {
+    (void)links_.deleteLink(p.name);
+    return std::move(s).error().context(ctx + ": recording state");
+  }
+  spdlog::info("port {} ({}) added to network '{}'", p.name, model::portKindName(p.kind),
+               req.network);
+  return p;
+}
+
+Status Manager::removePort(const std::string& network, const std::string& port) {
+  auto all = ports(network);
+  if (!all) return std::move(all).error();
+  for (const auto& p : *all) {
+    if (p.name != port) continue;
+    ErrorList errs;
+    errs.add(links_.deleteLink(port));
+    if (p.kind != model::PortKind::Adopted) errs.add(state_.removePort(network, port));
+    spdlog::info("port {} removed from network '{}'", port, network);
+    return errs.toStatus("removing port " + port);
+  }
+  return Error::notFound("network " + quoted(network) + " has no port " + port);
+}
+
+Result<std::vector<model::Port>> Manager::ports(const std::string& network) {
+  Entry* e = find(network);
+  if (!e) return Error::notFound("network " + quoted(network) + " not found");
+  auto stored = state_.ports();
+  if (!stored) return std::move(stored).error();
+  std::vector<model::Port> out;
+  for (auto& p : *stored) {
+    if (p.network == network) out.push_back(std::move(p));
+  }
+  if (!e->live) return out;
+  // Interfaces someone else enslaved to our bridge (libvirt <interface type='bridge'>).
+  auto onBridge = links_.bridgePorts(e->live->bridge.name);
+  if (!onBridge) return out;
+  for (const auto& l : *onBridge) {
+    bool known = false;
+    for (const auto& p : out) known = known || p.name == l.name;
+    if (known) continue;
+    model::Port p;
+    p.network = network;
+    p.name = l.name;
+    p.kind = model::PortKind::Adopted;
+    p.hostMac = l.mac;
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+}  // namespace vnet::daemon

@@ -1,0 +1,149 @@
+# The netns lab (TESTING.md): source this file, then call lab_init.
+#
+#  ns INET   198.51.100.1 (HTTP, ping), 198.51.100.53 (DNS, later) on dummy "wan0"
+#     | veth  uplink-peer 203.0.113.1/24  <->  uplink0 203.0.113.2/24
+#  ns HOST   vnetd with its own temp dirs and socket; default route via 203.0.113.1
+#     | bridge + ports made by vnetd
+#  ns guestN veth peer "eth0" moved there by `vnetctl port-add NET --netns`
+#
+# Everything lives in namespaces this file creates; lab_down (run on EXIT) kills the
+# processes it started, by PID, deletes the namespaces and the temp dir. Nothing is
+# created in the caller's network namespace.
+
+LAB_ROOT="${LAB_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${VNETD:=$LAB_ROOT/build/release/src/cmd/vnetd/vnetd}"
+: "${VNETCTL:=$LAB_ROOT/build/release/src/cmd/vnetctl/vnetctl}"
+
+LAB_PIDS=()
+LAB_NETNS=()
+
+lab_log() { [ -n "${LAB_QUIET:-}" ] || echo "lab: $*" >&2; }
+
+lab_init() {
+  LAB_ID="vl$$$(printf '%04x' $((RANDOM % 65536)))"
+  LAB_DIR=$(mktemp -d "/tmp/vnet-lab.XXXXXX")
+  LAB_INET="${LAB_ID}inet"
+  LAB_HOST="${LAB_ID}host"
+  LAB_SOCK="$LAB_DIR/run/vnetd.sock"
+  LAB_VNETD_LOG="$LAB_DIR/vnetd.log"
+  mkdir -p "$LAB_DIR"/{etc,state,run,www}
+  echo "hello from the inet host" > "$LAB_DIR/www/index.html"
+  # Upstream DNS for vnetd lives inside the lab, never the machine's resolvers.
+  echo "nameserver 198.51.100.53" > "$LAB_DIR/resolv.conf"
+  trap lab_down EXIT
+  trap 'exit 130' INT TERM
+}
+
+lab_netns_add() {
+  ip netns add "$1"
+  LAB_NETNS+=("$1")
+  ip -n "$1" link set lo up
+}
+
+# Builds the inet and host namespaces and the uplink between them.
+lab_up() {
+  lab_netns_add "$LAB_INET"
+  lab_netns_add "$LAB_HOST"
+  ip -n "$LAB_INET" link add uplink-peer type veth peer name uplink0 netns "$LAB_HOST"
+  ip -n "$LAB_INET" addr add 203.0.113.1/24 dev uplink-peer
+  ip -n "$LAB_INET" link set uplink-peer up
+  ip -n "$LAB_INET" link add wan0 type dummy
+  ip -n "$LAB_INET" addr add 198.51.100.1/24 dev wan0
+  ip -n "$LAB_INET" addr add 198.51.100.53/24 dev wan0
+  ip -n "$LAB_INET" link set wan0 up
+  ip -n "$LAB_HOST" addr add 203.0.113.2/24 dev uplink0
+  ip -n "$LAB_HOST" link set uplink0 up
+  ip -n "$LAB_HOST" route add default via 203.0.113.1
+  lab_log "namespaces $LAB_INET (198.51.100.1) and $LAB_HOST (uplink0 203.0.113.2) are up"
+}
+
+# Runs a command in the background inside a namespace and remembers its PID.
+lab_bg() {
+  local ns=$1 log=$2
+  shift 2
+  ip netns exec "$ns" "$@" >"$log" 2>&1 &
+  LAB_PIDS+=($!)
+  LAB_LAST_PID=$!
+}
+
+# An HTTP server on 198.51.100.1:80 whose access log records the client address it saw.
+lab_http_server() {
+  lab_bg "$LAB_INET" "$LAB_DIR/http.log" python3 -u -m http.server --bind 198.51.100.1 \
+    --directory "$LAB_DIR/www" 80
+  for _ in $(seq 50); do
+    ip netns exec "$LAB_INET" bash -c 'echo > /dev/tcp/198.51.100.1/80' 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "lab: HTTP server did not start" >&2
+  return 1
+}
+
+lab_start_vnetd() {
+  lab_bg "$LAB_HOST" "$LAB_VNETD_LOG" "$VNETD" --config-dir "$LAB_DIR/etc" \
+    --state-dir "$LAB_DIR/state" --run-dir "$LAB_DIR/run" --socket "$LAB_SOCK" \
+    --resolv-conf "$LAB_DIR/resolv.conf" "$@"
+  LAB_VNETD_PID=$LAB_LAST_PID
+  for _ in $(seq 100); do
+    [ -S "$LAB_SOCK" ] && lab_ctl net-list --all >/dev/null 2>&1 && return 0
+    if ! kill -0 "$LAB_VNETD_PID" 2>/dev/null; then
+      echo "lab: vnetd exited; its log:" >&2
+      cat "$LAB_VNETD_LOG" >&2
+      return 1
+    fi
+    sleep 0.05
+  done
+  echo "lab: vnetd did not answer on $LAB_SOCK" >&2
+  return 1
+}
+
+# Stops the vnetd this lab started (SIGTERM, or the signal given: lab_stop_vnetd KILL).
+lab_stop_vnetd() {
+  local sig=${1:-TERM}
+  [ -n "${LAB_VNETD_PID:-}" ] || return 0
+  kill "-$sig" "$LAB_VNETD_PID" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$LAB_VNETD_PID" 2>/dev/null || break; sleep 0.05; done
+  wait "$LAB_VNETD_PID" 2>/dev/null || true
+  LAB_VNETD_PID=
+}
+
+lab_ctl() { "$VNETCTL" --socket "$LAB_SOCK" "$@"; }
+
+# lab_guest NAME NETWORK [ADDRESS/PREFIX GATEWAY]: a guest namespace attached with
+# `vnetctl port-add NETWORK --netns`; with an address it is configured statically.
+lab_guest() {
+  local name=$1 net=$2 addr=${3:-} gw=${4:-}
+  local ns="${LAB_ID}$name"
+  lab_netns_add "$ns"
+  lab_ctl port-add "$net" --netns "$ns" --ifname eth0 "${@:5}" >/dev/null || return 1
+  ip -n "$ns" link set eth0 up
+  if [ -n "$addr" ]; then
+    ip -n "$ns" addr add "$addr" dev eth0
+    [ -n "$gw" ] && ip -n "$ns" route add default via "$gw"
+  fi
+  return 0
+}
+
+lab_ns() { echo "${LAB_ID}$1"; }
+lab_in() { local ns; ns=$(lab_ns "$1"); shift; ip netns exec "$ns" "$@"; }
+lab_host() { ip netns exec "$LAB_HOST" "$@"; }
+lab_inet() { ip netns exec "$LAB_INET" "$@"; }
+
+lab_down() {
+  local rc=$?
+  set +e
+  for pid in "${LAB_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${LAB_PIDS[@]}"; do
+    for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  LAB_PIDS=()
+  for ns in "${LAB_NETNS[@]}"; do
+    # Any process still inside (a client a test forgot) dies with its namespace.
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+    ip netns del "$ns" 2>/dev/null
+  done
+  LAB_NETNS=()
+  [ -n "${LAB_KEEP_DIR:-}" ] || rm -rf "${LAB_DIR:?}"
+  return $rc
+}

@@ -19,9 +19,11 @@ struct Globals {
   vnet::api::Client client() const { return vnet::api::Client(socket); }
   // Storage for a verb's string options; references stay valid for the program's life.
   std::string* slot() { return &slots_.emplace_back(); }
+  bool* flagSlot() { return &flags_.emplace_back(false); }
 
  private:
   std::deque<std::string> slots_;
+  std::deque<bool> flags_;
 };
 
 // Thrown by verbs to end with a one-line error on stderr and exit status 1.

@@ -54,7 +54,8 @@ void netEdit(const Globals& g, const std::string& name) {
 void addNetVerbs(CLI::App& app, Globals& g) {
   {
     auto* c = app.add_subcommand("net-list", "list networks (active only unless --all)");
-    auto* all = c->add_flag("--all", "include inactive networks");
+    auto* all = g.flagSlot();
+    c->add_flag("--all", *all, "include inactive networks");
     c->callback([&g, all] {
       json list = callJson(g, "GET", std::string("/v1/networks") + (*all ? "?all=1" : ""));
       if (g.json()) return printJson(list);
@@ -86,7 +87,8 @@ void addNetVerbs(CLI::App& app, Globals& g) {
     auto* c = app.add_subcommand("net-dumpxml", "print a network's XML definition");
     auto* name = g.slot();
     c->add_option("network", *name)->required();
-    auto* inactive = c->add_flag("--inactive", "the persistent definition, not the running one");
+    auto* inactive = g.flagSlot();
+    c->add_flag("--inactive", *inactive, "the persistent definition, not the running one");
     c->callback([&g, name, inactive] {
       std::string xml =
           call(g, "GET", networkPath(*name) + "/xml" + (*inactive ? "?inactive=1" : ""));
@@ -131,7 +133,8 @@ void addNetVerbs(CLI::App& app, Globals& g) {
     auto* c = app.add_subcommand("net-autostart", "start a network when vnetd starts");
     auto* name = g.slot();
     c->add_option("network", *name)->required();
-    auto* disable = c->add_flag("--disable", "do not autostart");
+    auto* disable = g.flagSlot();
+    c->add_flag("--disable", *disable, "do not autostart");
     c->callback([&g, name, disable] {
       bool on = !*disable;
       call(g, "POST", networkPath(*name) + "/autostart", json{{"enabled", on}}.dump());

@@ -17,9 +17,10 @@ void addPortVerbs(CLI::App& app, Globals& g) {
     auto* ifname = g.slot();
     auto* owner = &g.ownerSlot;
     c->add_option("network", *net)->required();
-    auto* tap = c->add_flag("--tap", "a persistent tap (QEMU: -netdev tap,ifname=NAME,script=no,downscript=no)");
+    auto* tap = g.flagSlot();
+    auto* tapOpt = c->add_flag("--tap", *tap, "a persistent tap (QEMU: -netdev tap,ifname=NAME,script=no,downscript=no)");
     auto* ns = c->add_option("--netns", *netns, "a veth pair with the peer in this netns (name under /run/netns or a path)");
-    tap->excludes(ns);
+    tapOpt->excludes(ns);
     c->add_option("--name", *name, "host interface name (default: next vnetN)");
     c->add_option("--mac", *mac, "the guest's MAC (default: random 52:54:00:xx:xx:xx)");
     c->add_option("--owner", *owner, "uid allowed to use the tap")->check(CLI::NonNegativeNumber);

@@ -11,7 +11,7 @@ PACKAGES=(
   libcli11-dev libspdlog-dev libfmt-dev libsqlite3-dev libsystemd-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # the lab, tests and the demo look at what vnet did with these
-  iproute2 nftables busybox udhcpc isc-dhcp-client bind9-dnsutils tcpdump iperf3 curl
+  iproute2 iputils-ping nftables busybox udhcpc isc-dhcp-client bind9-dnsutils tcpdump iperf3 curl
   python3 procps util-linux kmod
 )
 

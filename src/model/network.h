@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/error.h"
@@ -168,6 +169,9 @@ struct Network {
   ForwardMode mode = ForwardMode::Isolated;
   bool hasForwardElement = false;
   std::string forwardDev;  // <forward dev='eth0'>
+  // A forward mode we keep for round trip but cannot start (passthrough, private, vepa,
+  // hostdev); `mode` is Isolated then and checkStartable() refuses the network.
+  std::string forwardModeOther;
   int forwardLine = 0;
   std::optional<Nat> nat;
   Bridge bridge;
@@ -179,6 +183,9 @@ struct Network {
   std::vector<Route> routes;
   std::vector<UnsupportedElement> unsupported;
   int line = 0;
+  int nameLine = 0;  // lines of <name>, <mac>, <mtu>
+  int macLine = 0;
+  int mtuLine = 0;
 
   const IpConfig* ipv4() const;  // first IPv4 <ip>, if any
   const IpConfig* ipv6() const;  // first IPv6 <ip>, if any
@@ -189,8 +196,12 @@ struct Network {
   }
 };
 
+// "network/ip[1]/dhcp/range[2] (line 12)", or just the path when line is 0 (not from XML).
+// The prefix of every config and validation error message.
+std::string elementLocation(std::string_view path, int line);
+
 // Checks one definition on its own. Every message names the element path and line:
-//   "network/ip[1]/dhcp/range (line 12): start 192.168.1.10 is outside 192.168.122.0/24"
+//   "network/ip[1]/dhcp/range[2] (line 12): start 192.168.1.10 is outside 192.168.122.0/24"
 Status validate(const Network& net);
 
 // Checks a definition against the others already defined (names, UUIDs, bridge names,

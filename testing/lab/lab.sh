@@ -1,6 +1,6 @@
 # The netns lab (TESTING.md): source this file, then call lab_init.
 #
-#  ns INET   198.51.100.1 (HTTP, ping), 198.51.100.53 (DNS, later) on dummy "wan0"
+#  ns INET   198.51.100.1 (HTTP, ping), 198.51.100.53 (DNS, later) on its loopback
 #     | veth  uplink-peer 203.0.113.1/24  <->  uplink0 203.0.113.2/24
 #  ns HOST   vnetd with its own temp dirs and socket; default route via 203.0.113.1
 #     | bridge + ports made by vnetd
@@ -47,10 +47,9 @@ lab_up() {
   ip -n "$LAB_INET" link add uplink-peer type veth peer name uplink0 netns "$LAB_HOST"
   ip -n "$LAB_INET" addr add 203.0.113.1/24 dev uplink-peer
   ip -n "$LAB_INET" link set uplink-peer up
-  ip -n "$LAB_INET" link add wan0 type dummy
-  ip -n "$LAB_INET" addr add 198.51.100.1/24 dev wan0
-  ip -n "$LAB_INET" addr add 198.51.100.53/24 dev wan0
-  ip -n "$LAB_INET" link set wan0 up
+  # The "internet" servers' addresses live on inet's loopback (no dummy module needed).
+  ip -n "$LAB_INET" addr add 198.51.100.1/24 dev lo
+  ip -n "$LAB_INET" addr add 198.51.100.53/24 dev lo
   ip -n "$LAB_HOST" addr add 203.0.113.2/24 dev uplink0
   ip -n "$LAB_HOST" link set uplink0 up
   ip -n "$LAB_HOST" route add default via 203.0.113.1
@@ -114,8 +113,11 @@ lab_guest() {
   local name=$1 net=$2 addr=${3:-} gw=${4:-}
   local ns="${LAB_ID}$name"
   lab_netns_add "$ns"
-  lab_ctl port-add "$net" --netns "$ns" --ifname eth0 "${@:5}" >/dev/null || return 1
+  local port
+  port=$(lab_ctl -o json port-add "$net" --netns "$ns" --ifname eth0 "${@:5}" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["name"])') || return 1
   ip -n "$ns" link set eth0 up
+  lab_wait_forwarding "$port"
   if [ -n "$addr" ]; then
     ip -n "$ns" addr add "$addr" dev eth0
     [ -n "$gw" ] && ip -n "$ns" route add default via "$gw"
@@ -123,8 +125,24 @@ lab_guest() {
   return 0
 }
 
+# Waits until a bridge port is in the forwarding state. With STP on (libvirt's default)
+# the kernel holds a new port in listening/learning for 2 x forward delay (>= 2 s each).
+lab_wait_forwarding() {
+  local port=$1
+  for _ in $(seq 200); do
+    [ "$(lab_host cat "/sys/class/net/$port/brport/state" 2>/dev/null)" = 3 ] && return 0
+    sleep 0.05
+  done
+  echo "lab: port $port did not reach the forwarding state" >&2
+  return 1
+}
+
 lab_ns() { echo "${LAB_ID}$1"; }
 lab_in() { local ns; ns=$(lab_ns "$1"); shift; ip netns exec "$ns" "$@"; }
+# lab_dev NS NAME: a plain non-bridge device (one end of a veth pair, the other end named
+# NAME-p) for tests that need "some other interface" in a namespace.
+lab_dev() { ip -n "$1" link add "$2" type veth peer name "${2}p"; }
+
 lab_host() { ip netns exec "$LAB_HOST" "$@"; }
 lab_inet() { ip netns exec "$LAB_INET" "$@"; }
 

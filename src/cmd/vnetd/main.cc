@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
 
   auto links = vnet::kernel::makeNetlinkLinks();
   if (!links) return fatal("netlink: " + links.error().message());
-  auto firewall = vnet::kernel::makeNftFirewall();
+  auto firewall = vnet::kernel::nft::makeNftFirewall();
   if (!firewall) return fatal("nftables: " + firewall.error().message());
   auto state = vnet::daemon::StateStore::open(stateDir + "/vnet.db");
   if (!state) return fatal(state.error().message());

@@ -4,7 +4,7 @@
 source "$(dirname "$0")/../lib.sh"
 it_begin
 lab_up
-lab_host ip link add taken0 type dummy
+lab_dev "$LAB_HOST" taken0
 lab_host ip addr add 192.168.122.5/24 dev taken0
 lab_host ip link set taken0 up
 lab_start_vnetd

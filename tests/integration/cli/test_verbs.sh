@@ -87,8 +87,9 @@ check "state untouched by rejected definitions" test "$state_before" = "$state_a
 # --- the REST API over the socket ---
 api() { curl -s --unix-socket "$LAB_SOCK" "$@"; }
 check_output "GET /v1/networks" '"name": "default"' api http://vnetd/v1/networks
-check_output "GET unknown network: 404 JSON error" '^404 .*"error":"not found"' \
-  bash -c "curl -s -o /dev/stdout -w '%{http_code} ' --unix-socket '$LAB_SOCK' http://vnetd/v1/networks/nope | tr -d '\n' | sed 's/^\(.*\) \([0-9]*\) $/\2 \1/'"
+code=$(api -o "$LAB_DIR/body.json" -w '%{http_code}' http://vnetd/v1/networks/nope)
+check "GET unknown network: 404" test "$code" = 404
+check_output "404 carries a JSON error and detail" '"detail":"network .nope. not found","error":"not found"' cat "$LAB_DIR/body.json"
 code=$(api -o /dev/null -w '%{http_code}' -X POST -d '{"xml":"<network><name>a/b</name></network>"}' http://vnetd/v1/networks)
 check "POST invalid definition: 400" test "$code" = 400
 code=$(api -o /dev/null -w '%{http_code}' -X POST -d 'not json' http://vnetd/v1/networks)

@@ -1,0 +1,195 @@
+#include "kernel/nft/nft_firewall.h"
+
+#include <nftables/libnftables.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <nlohmann/json.hpp>
+
+#include "base/unique_fd.h"
+
+namespace vnet::kernel::nft {
+namespace {
+
+const std::string kTableRef = std::string(kFamily) + " " + std::string(kTableName);
+
+std::string trimmed(const char* text) {
+  std::string s = text ? text : "";
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// A map element key from the JSON listing, back in nft syntax.
+std::optional<std::string> keyText(const nlohmann::json& key, bool quoted) {
+  if (key.is_object() && key.contains("elem")) return keyText(key["elem"]["val"], quoted);
+  if (key.is_string()) {
+    std::string s = key.get<std::string>();
+    return quoted ? "\"" + s + "\"" : s;
+  }
+  if (key.is_number_integer()) return std::to_string(key.get<long long>());
+  if (key.is_object() && key.contains("prefix")) {
+    const auto& p = key["prefix"];
+    return p.value("addr", "") + "/" + std::to_string(p.value("len", 0));
+  }
+  if (key.is_object() && key.contains("range") && key["range"].size() == 2) {
+    auto a = keyText(key["range"][0], quoted);
+    auto b = keyText(key["range"][1], quoted);
+    if (a && b) return *a + "-" + *b;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<NetworkObjects> parseInstalled(std::string_view listJson, std::string_view name) {
+  auto doc = nlohmann::json::parse(listJson, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.contains("nftables") || !doc["nftables"].is_array()) {
+    return Error("unexpected nft JSON listing of table " + kTableRef);
+  }
+  const std::vector<std::string> candidates = possibleChains(name);
+  auto ours = [&](const std::string& chain) {
+    return std::find(candidates.begin(), candidates.end(), chain) != candidates.end();
+  };
+
+  NetworkObjects objects;
+  for (const auto& item : doc["nftables"]) {
+    if (item.contains("chain")) {
+      std::string chain = item["chain"].value("name", "");
+      if (ours(chain)) objects.chains.push_back(chain);
+    } else if (item.contains("map") && item["map"].contains("elem")) {
+      const auto& map = item["map"];
+      bool quoted = map.value("type", "") == "ifname";
+      for (const auto& elem : map["elem"]) {
+        if (!elem.is_array() || elem.size() != 2) continue;
+        const auto& verdict = elem[1];
+        std::string target;
+        for (const char* kind : {"jump", "goto"}) {
+          if (verdict.contains(kind)) target = verdict[kind].value("target", "");
+        }
+        if (!ours(target)) continue;
+        auto key = keyText(elem[0], quoted);
+        if (!key) return Error("unexpected element key in map " + map.value("name", "?"));
+        objects.elements.push_back({map.value("name", ""), *key, target});
+      }
+    }
+  }
+  return objects;
+}
+
+void NftFirewall::CtxDeleter::operator()(nft_ctx* ctx) const {
+  nft_ctx_free(ctx);
+}
+
+NftFirewall::NftFirewall(std::unique_ptr<nft_ctx, CtxDeleter> ctx) : ctx_(std::move(ctx)) {}
+NftFirewall::~NftFirewall() = default;
+
+Result<std::unique_ptr<NftFirewall>> NftFirewall::create() {
+  std::unique_ptr<nft_ctx, CtxDeleter> ctx(nft_ctx_new(NFT_CTX_DEFAULT));
+  if (!ctx) return Error("libnftables: cannot create a context");
+  if (nft_ctx_buffer_output(ctx.get()) != 0 || nft_ctx_buffer_error(ctx.get()) != 0) {
+    return Error("libnftables: cannot buffer output");
+  }
+  return std::unique_ptr<NftFirewall>(new NftFirewall(std::move(ctx)));
+}
+
+// The script goes through a memfd and nft_run_cmd_from_filename rather than
+// nft_run_cmd_from_buffer: same single transaction, but libnftables 1.0.6 then reports
+// errors as "<file>:<line>:<columns>" with the offending line (for a buffer it shows the
+// buffer's first line whatever the error's line).
+Result<std::string> NftFirewall::run(std::string_view script, bool json) {
+  UniqueFd fd(memfd_create("vnet-nft", MFD_CLOEXEC));
+  if (!fd) return Error::fromErrno("memfd_create", errno);
+  for (size_t done = 0; done < script.size();) {
+    ssize_t n = ::write(fd.get(), script.data() + done, script.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Error::fromErrno("writing the nft batch", errno);
+    done += static_cast<size_t>(n);
+  }
+  const std::string path = "/proc/self/fd/" + std::to_string(fd.get());
+
+  unsigned flags = nft_ctx_output_get_flags(ctx_.get());
+  nft_ctx_output_set_flags(
+      ctx_.get(), json ? (flags | NFT_CTX_OUTPUT_JSON) : (flags & ~unsigned{NFT_CTX_OUTPUT_JSON}));
+  int rc = nft_run_cmd_from_filename(ctx_.get(), path.c_str());
+  nft_ctx_output_set_flags(ctx_.get(), flags);
+  // Reading a buffer also rewinds it for the next command.
+  std::string output = nft_ctx_get_output_buffer(ctx_.get());
+  std::string errors = trimmed(nft_ctx_get_error_buffer(ctx_.get()));
+  if (rc == 0) return output;
+  if (errors.empty()) return Error("nft batch failed");
+  for (size_t at = errors.find(path); at != std::string::npos; at = errors.find(path, at)) {
+    errors.replace(at, path.size(), "batch");
+  }
+  return Error(errors);
+}
+
+Status NftFirewall::apply(std::string_view script) {
+  auto r = run(script, false);
+  if (!r) return std::move(r).error();
+  return Status::success();
+}
+
+bool NftFirewall::tableExists() {
+  auto out = run("list tables " + std::string(kFamily), false);
+  if (!out) return false;
+  const std::string line = "table " + kTableRef;
+  size_t pos = 0;
+  while (pos < out->size()) {
+    size_t end = out->find('\n', pos);
+    if (end == std::string::npos) end = out->size();
+    if (out->compare(pos, end - pos, line) == 0) return true;
+    pos = end + 1;
+  }
+  return false;
+}
+
+Status NftFirewall::deleteTable() {
+  if (!tableExists()) return Status::success();
+  Status s = apply("delete table " + kTableRef + "\n");
+  if (!s) return std::move(s).error().context("deleting table " + kTableRef);
+  return s;
+}
+
+Result<NetworkObjects> NftFirewall::installed(std::string_view name) {
+  if (!tableExists()) return NetworkObjects{};
+  auto json = run("list table " + kTableRef, true);
+  if (!json) return std::move(json).error().context("listing table " + kTableRef);
+  return parseInstalled(*json, name);
+}
+
+Status NftFirewall::addNetwork(const model::Network& net) {
+  const std::string ctx = "adding rules for network '" + net.name + "'";
+  if (Status s = checkRenderable(net); !s) return std::move(s).error().context(ctx);
+  auto current = installed(net.name);
+  if (!current) return std::move(current).error().context(ctx);
+  if (Status s = apply(renderAddNetwork(net, *current)); !s) {
+    return std::move(s).error().context(ctx);
+  }
+  return Status::success();
+}
+
+Status NftFirewall::removeNetwork(const model::Network& net) {
+  const std::string ctx = "removing rules for network '" + net.name + "'";
+  auto current = installed(net.name);
+  if (!current) return std::move(current).error().context(ctx);
+  if (current->empty()) return Status::success();
+  if (Status s = apply(renderRemove(*current)); !s) return std::move(s).error().context(ctx);
+  return Status::success();
+}
+
+Result<std::string> NftFirewall::listTable() {
+  if (!tableExists()) return std::string();
+  auto out = run("list table " + kTableRef, false);
+  if (!out) return std::move(out).error().context("listing table " + kTableRef);
+  return out;
+}
+
+Result<std::unique_ptr<Firewall>> makeNftFirewall() {
+  auto fw = NftFirewall::create();
+  if (!fw) return std::move(fw).error();
+  return std::unique_ptr<Firewall>(std::move(*fw));
+}
+
+}  // namespace vnet::kernel::nft

@@ -1,0 +1,60 @@
+// NftFirewall: kernel::Firewall on libnftables. Every call runs one nft script as one
+// transaction in the calling thread's network namespace; on failure the kernel keeps the
+// previous ruleset and the Error carries libnftables' error text. Touches only
+// `table inet vnet`. Not thread-safe: one caller at a time.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/error.h"
+#include "kernel/firewall.h"
+#include "kernel/nft/render.h"
+
+struct nft_ctx;
+
+namespace vnet::kernel::nft {
+
+class NftFirewall final : public Firewall {
+ public:
+  static Result<std::unique_ptr<NftFirewall>> create();
+  ~NftFirewall() override;
+  NftFirewall(const NftFirewall&) = delete;
+  NftFirewall& operator=(const NftFirewall&) = delete;
+
+  // Replaces whatever the table holds for `net.name` (found by listing our table, so a
+  // changed definition or leftovers of an earlier run are cleaned up in the same batch).
+  // Error context: "adding rules for network '<name>'".
+  Status addNetwork(const model::Network& net) override;
+  // Deletes the map elements and chains the table holds for `net.name`; success when it
+  // holds none. Error context: "removing rules for network '<name>'".
+  Status removeNetwork(const model::Network& net) override;
+  Result<std::string> listTable() override;
+
+  bool tableExists();
+  // Deletes our table (success when absent).
+  Status deleteTable();
+  // What the table holds for network `name` now (empty when the table is absent).
+  Result<NetworkObjects> installed(std::string_view name);
+  // Runs `script` as one transaction. Public for tests that need a raw (bad) batch.
+  Status apply(std::string_view script);
+
+ private:
+  struct CtxDeleter {
+    void operator()(nft_ctx* ctx) const;
+  };
+  explicit NftFirewall(std::unique_ptr<nft_ctx, CtxDeleter> ctx);
+  // Runs `script`, returning libnftables' output (JSON when `json`).
+  Result<std::string> run(std::string_view script, bool json);
+
+  std::unique_ptr<nft_ctx, CtxDeleter> ctx_;
+};
+
+Result<std::unique_ptr<Firewall>> makeNftFirewall();
+
+// Parses `nft -j list table inet vnet` output into the objects of network `name`.
+// Exposed for unit tests.
+Result<NetworkObjects> parseInstalled(std::string_view listJson, std::string_view name);
+
+}  // namespace vnet::kernel::nft

@@ -30,9 +30,13 @@ function(vnet_add_fuzzer name)
   target_link_libraries(${name} PRIVATE ${A_LIBS})
   target_link_options(${name} PRIVATE -fsanitize=fuzzer)
   set(corpus ${CMAKE_CURRENT_SOURCE_DIR}/corpus/${name})
+  # New inputs go to a scratch corpus in the build tree (the first directory); the seed
+  # corpus in the source tree is only read.
+  set(scratch ${CMAKE_CURRENT_BINARY_DIR}/corpus-${name})
+  file(MAKE_DIRECTORY ${scratch})
   add_test(NAME fuzz.${name}
     COMMAND ${CMAKE_COMMAND} -E env ASAN_OPTIONS=detect_leaks=1
-      $<TARGET_FILE:${name}> -runs=20000 -max_len=4096 -timeout=10 ${corpus})
+      $<TARGET_FILE:${name}> -runs=20000 -max_len=4096 -timeout=10 ${scratch} ${corpus})
   set_tests_properties(fuzz.${name} PROPERTIES LABELS fuzz TIMEOUT 300)
 endfunction()
 

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
+
 namespace vnet::api {
 
 int httpStatusFor(ErrorCode code) {
@@ -72,6 +74,16 @@ Result<std::string> percentDecode(std::string_view s, bool plusIsSpace) {
 
 Response errorResponse(const Error& e) {
   int status = httpStatusFor(e.code());
+  // Kernel errors carry an errno rather than a code: "File exists" is a conflict, a
+  // missing device is not found.
+  if (e.code() == ErrorCode::Internal) {
+    switch (e.sysErrno()) {
+      case EEXIST: case EBUSY: case EADDRINUSE: status = 409; break;
+      case ENODEV: case ENOENT: case ESRCH: status = 404; break;
+      case EINVAL: case ERANGE: status = 400; break;
+      default: break;
+    }
+  }
   nlohmann::json j = {{"error", reasonFor(status)}, {"detail", e.message()}};
   return Response{status, j.dump() + "\n", "application/json"};
 }

@@ -212,7 +212,7 @@ TEST_F(ManagerTest, RefusesUnsupportedElements) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code(), ErrorCode::Unsupported);
   EXPECT_NE(s.error().message().find("not supported yet: "), std::string::npos);
-  EXPECT_NE(s.error().message().find("(line 9)"), std::string::npos) << s.error().message();
+  EXPECT_NE(s.error().message().find("network/portgroup (line 8)"), std::string::npos) << s.error().message();
   EXPECT_TRUE(links_.mutatingCalls().empty());
 }
 

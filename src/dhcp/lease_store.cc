@@ -25,7 +25,9 @@ Result<std::vector<Lease>> MemoryLeaseStore::load() {
   return out;
 }
 
-void MemoryLeaseStore::stage(const Lease& lease) { staged_.push_back(Op{false, lease}); }
+void MemoryLeaseStore::stage(const Lease& lease) {
+  staged_.push_back(Op{false, lease});
+}
 
 void MemoryLeaseStore::stageErase(Ipv4 ip) {
   Lease l;
@@ -120,7 +122,7 @@ SqliteLeaseStore::SqliteLeaseStore(std::unique_ptr<Impl> impl, std::string scope
 SqliteLeaseStore::~SqliteLeaseStore() = default;
 
 Result<std::unique_ptr<SqliteLeaseStore>> SqliteLeaseStore::open(const std::string& path,
-                                                                  std::string scope) {
+                                                                 std::string scope) {
   auto impl = std::make_unique<Impl>();
   const std::string ctx = "opening lease database " + path;
   if (sqlite3_open_v2(path.c_str(), &impl->db,
@@ -174,7 +176,8 @@ Result<std::vector<Lease>> SqliteLeaseStore::load() {
     const auto* cid = static_cast<const uint8_t*>(sqlite3_column_blob(s, 2));
     if (cid) l.client_id.assign(cid, cid + sqlite3_column_bytes(s, 2));
     const auto* host = sqlite3_column_text(s, 3);
-    if (host) l.hostname.assign(reinterpret_cast<const char*>(host), size_t(sqlite3_column_bytes(s, 3)));
+    if (host)
+      l.hostname.assign(reinterpret_cast<const char*>(host), size_t(sqlite3_column_bytes(s, 3)));
     l.expiry = sqlite3_column_int64(s, 4);
     const int state = sqlite3_column_int(s, 5);
     if (state != int(LeaseState::kActive) && state != int(LeaseState::kDeclined)) continue;
@@ -187,7 +190,9 @@ Result<std::vector<Lease>> SqliteLeaseStore::load() {
   return out;
 }
 
-void SqliteLeaseStore::stage(const Lease& lease) { staged_.push_back(Op{false, lease}); }
+void SqliteLeaseStore::stage(const Lease& lease) {
+  staged_.push_back(Op{false, lease});
+}
 
 void SqliteLeaseStore::stageErase(Ipv4 ip) {
   Lease l;

@@ -91,8 +91,7 @@ class MemoryLeaseStore final : public LeaseStore {
 class SqliteLeaseStore final : public LeaseStore {
  public:
   // Opens (creating when needed) the database at path. path may be ":memory:".
-  static Result<std::unique_ptr<SqliteLeaseStore>> open(const std::string& path,
-                                                        std::string scope);
+  static Result<std::unique_ptr<SqliteLeaseStore>> open(const std::string& path, std::string scope);
   ~SqliteLeaseStore() override;
   SqliteLeaseStore(const SqliteLeaseStore&) = delete;
   SqliteLeaseStore& operator=(const SqliteLeaseStore&) = delete;

@@ -229,8 +229,12 @@ std::optional<Ipv4> ipOption(const Options& o, uint8_t code) {
 }
 }  // namespace
 
-std::optional<Ipv4> Message::requestedIp() const { return ipOption(options, opt::kRequestedIp); }
-std::optional<Ipv4> Message::serverId() const { return ipOption(options, opt::kServerId); }
+std::optional<Ipv4> Message::requestedIp() const {
+  return ipOption(options, opt::kRequestedIp);
+}
+std::optional<Ipv4> Message::serverId() const {
+  return ipOption(options, opt::kServerId);
+}
 
 std::optional<std::span<const uint8_t>> Message::clientId() const {
   auto d = options.get(opt::kClientId);
@@ -274,7 +278,9 @@ void Message::setIpv4(uint8_t code, Ipv4 a) {
   options.set(code, b);
 }
 
-void Message::setU32(uint8_t code, uint32_t v) { setIpv4(code, Ipv4(v)); }
+void Message::setU32(uint8_t code, uint32_t v) {
+  setIpv4(code, Ipv4(v));
+}
 
 void Message::setU16(uint8_t code, uint16_t v) {
   const uint8_t b[2] = {uint8_t(v >> 8), uint8_t(v)};
@@ -327,8 +333,8 @@ Result<Message> parse(std::span<const uint8_t> bytes) {
     m.file.fill(0);
   }
   if (overload & 2) {
-    VNET_TRY(scanOptions(bytes.subspan(sname_offset, m.sname.size()), sname_offset, false,
-                         frags, &overload));
+    VNET_TRY(scanOptions(bytes.subspan(sname_offset, m.sname.size()), sname_offset, false, frags,
+                         &overload));
     m.sname.fill(0);
   }
 

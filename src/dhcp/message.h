@@ -106,14 +106,14 @@ struct Message {
 
   // Typed accessors. Each returns nullopt when the option is absent or has a length its type
   // does not allow, so callers never see a malformed value.
-  std::optional<MessageType> messageType() const;               // 53
-  std::optional<Ipv4> requestedIp() const;                      // 50
-  std::optional<Ipv4> serverId() const;                         // 54
-  std::optional<std::span<const uint8_t>> clientId() const;     // 61 (at least 2 bytes)
+  std::optional<MessageType> messageType() const;                        // 53
+  std::optional<Ipv4> requestedIp() const;                               // 50
+  std::optional<Ipv4> serverId() const;                                  // 54
+  std::optional<std::span<const uint8_t>> clientId() const;              // 61 (at least 2 bytes)
   std::optional<std::span<const uint8_t>> parameterRequestList() const;  // 55
-  std::optional<uint16_t> maxMessageSize() const;               // 57 (values < 576 -> 576)
-  std::optional<std::string_view> hostname() const;             // 12
-  std::optional<uint32_t> leaseTime() const;                    // 51
+  std::optional<uint16_t> maxMessageSize() const;                        // 57 (values < 576 -> 576)
+  std::optional<std::string_view> hostname() const;                      // 12
+  std::optional<uint32_t> leaseTime() const;                             // 51
 
   void setMessageType(MessageType t);
   void setIpv4(uint8_t code, Ipv4 a);

@@ -62,7 +62,9 @@ constexpr std::array kDefs = {
 
 }  // namespace
 
-std::span<const OptionDef> standardOptionDefs() { return kDefs; }
+std::span<const OptionDef> standardOptionDefs() {
+  return kDefs;
+}
 
 const OptionDef* findOptionDef(uint8_t code) {
   auto it = std::lower_bound(kDefs.begin(), kDefs.end(), code,

@@ -42,16 +42,16 @@ inline constexpr uint8_t kEnd = 255;
 }  // namespace opt
 
 enum class OptionType : uint8_t {
-  kEmpty,     // no data
-  kUint8,     // exactly 1 byte
-  kUint16,    // exactly 2 bytes
-  kUint32,    // exactly 4 bytes
-  kIpv4,      // exactly 4 bytes
-  kIpv4List,  // a non-empty multiple of 4 bytes
-  kString,    // at least 1 byte of text (NVT ASCII, not NUL-terminated)
-  kUint8List, // at least 1 byte
-  kBinary,    // any bytes
-  kRoutes,    // RFC 3442 classless static routes
+  kEmpty,      // no data
+  kUint8,      // exactly 1 byte
+  kUint16,     // exactly 2 bytes
+  kUint32,     // exactly 4 bytes
+  kIpv4,       // exactly 4 bytes
+  kIpv4List,   // a non-empty multiple of 4 bytes
+  kString,     // at least 1 byte of text (NVT ASCII, not NUL-terminated)
+  kUint8List,  // at least 1 byte
+  kBinary,     // any bytes
+  kRoutes,     // RFC 3442 classless static routes
 };
 
 struct OptionDef {

@@ -195,8 +195,8 @@ struct Server::Prepared {
 struct Server::Binding {
   enum class State { kOffered, kActive, kDeclined };
   State state = State::kOffered;
-  Lease lease;      // lease.expiry uses the store's convention (0 = infinite)
-  std::string key;  // the owning client; empty when declined
+  Lease lease;        // lease.expiry uses the store's convention (0 = infinite)
+  std::string key;    // the owning client; empty when declined
   int64_t until = 0;  // absolute end of the offer, lease or quarantine; kForever if infinite
 };
 
@@ -234,7 +234,9 @@ Result<std::unique_ptr<Server>> Server::create(ServerConfig config, LeaseStore& 
   return s;
 }
 
-Status Server::reconfigure(ServerConfig config) { return applyConfig(std::move(config)); }
+Status Server::reconfigure(ServerConfig config) {
+  return applyConfig(std::move(config));
+}
 
 Status Server::applyConfig(ServerConfig config) {
   VNET_TRY(config.validate());
@@ -277,7 +279,8 @@ Status Server::applyConfig(ServerConfig config) {
     add(opt::kDnsServers, std::move(d));
   }
   if (!config.domain_name.empty()) {
-    add(opt::kDomainName, std::vector<uint8_t>(config.domain_name.begin(), config.domain_name.end()));
+    add(opt::kDomainName,
+        std::vector<uint8_t>(config.domain_name.begin(), config.domain_name.end()));
   }
   if (config.mtu) {
     add(opt::kInterfaceMtu, {uint8_t(*config.mtu >> 8), uint8_t(*config.mtu)});
@@ -343,7 +346,9 @@ size_t Server::expire(int64_t now) {
   return size_t(stats_.expired - before);
 }
 
-void Server::stageLease(const Binding& b) { store_.stage(b.lease); }
+void Server::stageLease(const Binding& b) {
+  store_.stage(b.lease);
+}
 
 void Server::emit(LeaseEvent::Kind kind, const Lease& lease) {
   pending_events_.push_back(LeaseEvent{kind, lease});
@@ -492,8 +497,8 @@ Reply Server::makeReply(Request& req, MessageType type, Ipv4 yiaddr, uint32_t le
   out.options.set(opt::kServerId, p.server_id);
   if (nak) {
     static constexpr std::string_view kText = "address not available";
-    out.options.set(opt::kMessage, std::span(reinterpret_cast<const uint8_t*>(kText.data()),
-                                             kText.size()));
+    out.options.set(opt::kMessage,
+                    std::span(reinterpret_cast<const uint8_t*>(kText.data()), kText.size()));
   } else {
     const auto prl = in.parameterRequestList();
     // RFC 2131 §4.3.1: send the parameters the client asked for; without a list, all.
@@ -510,8 +515,8 @@ Reply Server::makeReply(Request& req, MessageType type, Ipv4 yiaddr, uint32_t le
       }
     }
     for (const auto& o : p.options) {
-      if (o.code == opt::kSubnetMask || (o.code == opt::kClasslessRoutes ? prl && wanted(o.code)
-                                                                         : wanted(o.code))) {
+      if (o.code == opt::kSubnetMask ||
+          (o.code == opt::kClasslessRoutes ? prl && wanted(o.code) : wanted(o.code))) {
         out.options.set(o.code, o.data);
       }
     }

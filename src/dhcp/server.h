@@ -42,7 +42,7 @@ struct StaticHost {
   std::optional<Mac> mac;
   std::vector<uint8_t> client_id;
   Ipv4 ip;
-  std::string hostname;                  // sent as option 12 when set
+  std::string hostname;                   // sent as option 12 when set
   std::optional<uint32_t> lease_seconds;  // overrides ServerConfig::lease_seconds
 };
 
@@ -63,12 +63,12 @@ struct ServerConfig {
   std::vector<Ipv4> dns_servers;
   std::string domain_name;
   std::optional<uint16_t> mtu;
-  uint32_t lease_seconds = 3600;  // 0 = infinite (sent as 0xffffffff)
-  std::string boot_file;          // BOOTP 'file' for PXE
+  uint32_t lease_seconds = 3600;    // 0 = infinite (sent as 0xffffffff)
+  std::string boot_file;            // BOOTP 'file' for PXE
   std::optional<Ipv4> next_server;  // BOOTP 'siaddr' for PXE
   std::vector<ClasslessRoute> classless_routes;
   std::optional<Ipv4> broadcast_address;  // default: the subnet's broadcast address
-  uint32_t offer_hold_seconds = 60;        // an OFFER reserves its address this long
+  uint32_t offer_hold_seconds = 60;       // an OFFER reserves its address this long
   uint32_t decline_quarantine_seconds = 600;
 
   // Checks ranges, hosts and addresses against the subnet. Paths in errors name the field
@@ -78,8 +78,8 @@ struct ServerConfig {
 
 // What the transport knows about a received packet.
 struct RxInfo {
-  // The packet was sent to a broadcast address (IP_PKTINFO). Distinguishes REBINDING
-  // (broadcast) from RENEWING (unicast) in RFC 2131 §4.3.2.
+  // The packet was sent to a broadcast address (IP_PKTINFO): REBINDING rather than RENEWING
+  // (RFC 2131 §4.3.2). Informational: being authoritative, the server answers both alike.
   bool broadcast = true;
 };
 
@@ -95,7 +95,7 @@ struct Destination {
 };
 
 struct Reply {
-  MessageType type;
+  MessageType type = MessageType::kAck;
   std::vector<uint8_t> bytes;
   Destination destination;
   // The reply depends on staged lease writes: send it only after a successful commit().
@@ -110,14 +110,14 @@ struct LeaseEvent {
 using LeaseObserver = std::function<void(const LeaseEvent&)>;
 
 enum class DropReason : uint8_t {
-  kMalformed,        // parse() rejected the bytes
-  kWrongOp,          // not a BOOTREQUEST
-  kNoMessageType,    // BOOTP or a bad option 53
-  kUnexpectedType,   // a server-to-client type (OFFER, ACK, NAK)
-  kRelayed,          // giaddr set: relays are not supported
-  kNotForUs,         // server identifier names another server
-  kBadRequest,       // a REQUEST that matches no RFC 2131 §4.3.2 state
-  kUnknownLease,     // DECLINE/RELEASE for an address the client does not hold
+  kMalformed,       // parse() rejected the bytes
+  kWrongOp,         // not a BOOTREQUEST
+  kNoMessageType,   // BOOTP or a bad option 53
+  kUnexpectedType,  // a server-to-client type (OFFER, ACK, NAK)
+  kRelayed,         // giaddr set: relays are not supported
+  kNotForUs,        // server identifier names another server
+  kBadRequest,      // a REQUEST that matches no RFC 2131 §4.3.2 state
+  kUnknownLease,    // DECLINE/RELEASE for an address the client does not hold
   kCount,
 };
 const char* dropReasonName(DropReason r);

@@ -49,11 +49,19 @@ CONF
   $g ip addr flush dev v0
   # ISC dhclient: DORA; then INIT-REBOOT with the remembered lease; then RELEASE.
   d="dhclient -4 -cf $tmp/dhclient.conf -sf $tmp/client.sh -lf $tmp/dhclient.leases -pf $tmp/dhclient.pid"
-  $g timeout 20 $d -1 v0 >/dev/null 2>&1 || true
-  $g $d -x v0 >/dev/null 2>&1 || true
+  # Runs dhclient in the foreground (so that its PID is ours to kill) until the hook
+  # configured the leased address, at most 15 s.
+  dhclient_bind() {
+    $g $d -d -1 v0 >/dev/null 2>&1 & cpid=$!
+    i=0
+    while [ $i -lt 150 ] && ! $g ip -4 addr show dev v0 | grep -q inet; do sleep 0.1; i=$((i + 1)); done
+    kill $cpid 2>/dev/null || true
+    wait $cpid 2>/dev/null || true
+  }
+  dhclient_bind
   $g ip addr flush dev v0
-  $g timeout 20 $d -1 v0 >/dev/null 2>&1 || true
-  $g $d -r v0 >/dev/null 2>&1 || true
+  dhclient_bind
+  $g timeout 10 $d -r v0 >/dev/null 2>&1 || true
   sleep 1
   kill $tpid $dpid $gpid; wait $tpid 2>/dev/null || true
   python3 $here/pcap_split.py $tmp/cap.pcap $out

@@ -2,6 +2,7 @@
 """Writes the BOOTP payload of each client packet (UDP 68 -> 67) in a pcap to OUTDIR.
 
 File names: NN-<client>-<msgtype>.bin, the client guessed from option 60/hostname.
+Retransmissions (a second packet of the same client and kind) are skipped.
 """
 import os
 import struct
@@ -30,7 +31,7 @@ def main(pcap, outdir):
     data = open(pcap, "rb").read()
     magic = struct.unpack("<I", data[:4])[0]
     endian = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
-    off, n = 24, 0
+    off, n, seen = 24, 0, set()
     os.makedirs(outdir, exist_ok=True)
     while off + 16 <= len(data):
         _, _, caplen, _ = struct.unpack(endian + "IIII", data[off:off + 16])
@@ -49,6 +50,9 @@ def main(pcap, outdir):
         client = "udhcpc" if b"udhcp" in o.get(60, b"") or o.get(12) == b"bbguest" else "dhclient"
         if kind == "request" and 54 not in o:
             kind = "request-initreboot" if 50 in o else "request-renew"
+        if (client, kind) in seen:
+            continue
+        seen.add((client, kind))
         n += 1
         name = os.path.join(outdir, "%02d-%s-%s.bin" % (n, client, kind))
         open(name, "wb").write(payload)

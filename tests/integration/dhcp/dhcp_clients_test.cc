@@ -37,7 +37,9 @@ bool inCi() {
   return ci != nullptr && std::string_view(ci) == "true";
 }
 
-bool haveTool(const char* path) { return ::access(path, X_OK) == 0; }
+bool haveTool(const char* path) {
+  return ::access(path, X_OK) == 0;
+}
 
 class TempDir {
  public:
@@ -81,7 +83,9 @@ class Child {
   bool exited_ = false;
 };
 
-int sh(const std::string& cmd) { return std::system(cmd.c_str()); }
+int sh(const std::string& cmd) {
+  return std::system(cmd.c_str());
+}
 
 std::map<std::string, std::string> readEnvFile(const std::string& path) {
   std::map<std::string, std::string> out;
@@ -154,8 +158,8 @@ class DhcpClientsTest : public ::testing::Test {
 
 TEST_F(DhcpClientsTest, BusyboxUdhcpcGetsLease) {
   if (!haveTool("/bin/busybox")) GTEST_SKIP() << "busybox not installed";
-  Child client({"/bin/busybox", "udhcpc", "-i", "v0", "-f", "-n", "-q", "-t", "5", "-T", "1",
-                "-s", script_, "-x", "hostname:bbguest"});
+  Child client({"/bin/busybox", "udhcpc", "-i", "v0", "-f", "-n", "-q", "-t", "5", "-T", "1", "-s",
+                script_, "-x", "hostname:bbguest"});
   ASSERT_TRUE(client.started());
   ASSERT_TRUE(runUntilExit(client, std::chrono::seconds(20))) << "udhcpc did not finish";
   auto env = readEnvFile(dir_.file("bound.env"));

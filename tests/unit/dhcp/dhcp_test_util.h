@@ -14,8 +14,12 @@
 
 namespace vnet::dhcp::testing {
 
-inline Ipv4 ip(const char* text) { return *Ipv4::parse(text); }
-inline Mac mac(const char* text) { return *Mac::parse(text); }
+inline Ipv4 ip(const char* text) {
+  return *Ipv4::parse(text);
+}
+inline Mac mac(const char* text) {
+  return *Mac::parse(text);
+}
 
 inline std::vector<uint8_t> readFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -54,8 +58,8 @@ struct Client {
     m.setMessageType(type);
     if (!client_id.empty()) m.options.set(opt::kClientId, client_id);
     if (!hostname.empty()) {
-      m.options.set(opt::kHostName, std::span(reinterpret_cast<const uint8_t*>(hostname.data()),
-                                              hostname.size()));
+      m.options.set(opt::kHostName,
+                    std::span(reinterpret_cast<const uint8_t*>(hostname.data()), hostname.size()));
     }
     return m;
   }
@@ -98,7 +102,9 @@ struct Client {
   }
 };
 
-inline std::vector<uint8_t> bytesOf(std::string_view s) { return {s.begin(), s.end()}; }
+inline std::vector<uint8_t> bytesOf(std::string_view s) {
+  return {s.begin(), s.end()};
+}
 
 // A minimal valid DISCOVER: header, cookie, 53=1, END.
 inline std::vector<uint8_t> minimalDiscover() {

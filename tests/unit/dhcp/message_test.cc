@@ -12,19 +12,20 @@
 namespace vnet::dhcp {
 namespace {
 
-using testing::goldenPath;
-using testing::ip;
-using testing::mac;
-using testing::readFile;
-using testing::minimalDiscover;
 using testing::BadInput;
 using testing::badInputs;
 using testing::bytesOf;
+using testing::goldenPath;
+using testing::ip;
+using testing::mac;
+using testing::minimalDiscover;
+using testing::readFile;
 
 TEST(OptionDefs, SortedAndFindable) {
   auto defs = standardOptionDefs();
-  EXPECT_TRUE(std::is_sorted(defs.begin(), defs.end(),
-                             [](const OptionDef& a, const OptionDef& b) { return a.code < b.code; }));
+  EXPECT_TRUE(std::is_sorted(defs.begin(), defs.end(), [](const OptionDef& a, const OptionDef& b) {
+    return a.code < b.code;
+  }));
   ASSERT_NE(findOptionDef(opt::kMessageType), nullptr);
   EXPECT_EQ(findOptionDef(opt::kMessageType)->name, "dhcp-message-type");
   EXPECT_EQ(findOptionDef(opt::kClasslessRoutes)->type, OptionType::kRoutes);
@@ -83,7 +84,8 @@ TEST(Codec, RoundTripBuiltMessage) {
 
 std::map<uint8_t, std::vector<uint8_t>> optionMap(const Options& o) {
   std::map<uint8_t, std::vector<uint8_t>> out;
-  for (size_t i = 0; i < o.size(); ++i) out[o.at(i).code].assign(o.at(i).data.begin(), o.at(i).data.end());
+  for (size_t i = 0; i < o.size(); ++i)
+    out[o.at(i).code].assign(o.at(i).data.begin(), o.at(i).data.end());
   return out;
 }
 

@@ -66,7 +66,9 @@ class ServerTest : public ::testing::Test {
   std::optional<Reply> last_;
 };
 
-bool inPool(Ipv4 a) { return ip("192.0.2.100") <= a && a <= ip("192.0.2.199"); }
+bool inPool(Ipv4 a) {
+  return ip("192.0.2.100") <= a && a <= ip("192.0.2.199");
+}
 
 // ---- DORA ----
 
@@ -563,8 +565,7 @@ TEST_F(ServerTest, MtuBootAndClasslessRoutes) {
   start(cfg);
   Client c;
   Message d = c.discover();
-  const uint8_t prl[] = {opt::kSubnetMask, opt::kRouter, opt::kInterfaceMtu,
-                         opt::kClasslessRoutes};
+  const uint8_t prl[] = {opt::kSubnetMask, opt::kRouter, opt::kInterfaceMtu, opt::kClasslessRoutes};
   d.options.set(opt::kParameterRequestList, prl);
   auto offer = send(d);
   ASSERT_TRUE(offer);
@@ -590,8 +591,8 @@ TEST_F(ServerTest, MaxMessageSizeIsHonoured) {
   ASSERT_TRUE(small);
   EXPECT_LE(last_->bytes.size(), 548u);
   EXPECT_TRUE(small->options.has(opt::kLeaseTime));
-  EXPECT_TRUE(small->options.has(opt::kDnsServers));     // 246 bytes fit
-  EXPECT_FALSE(small->options.has(opt::kDomainName));    // 202 more bytes do not
+  EXPECT_TRUE(small->options.has(opt::kDnsServers));   // 246 bytes fit
+  EXPECT_FALSE(small->options.has(opt::kDomainName));  // 202 more bytes do not
   Message d = c.discover();
   d.setU16(opt::kMaxMessageSize, 1500);
   auto big = send(d);

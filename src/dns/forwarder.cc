@@ -452,7 +452,7 @@ void Forwarder::nextServer(const std::shared_ptr<Query>& q) {
 }
 
 void Forwarder::finish(const std::shared_ptr<Query>& q,
-                       Result<std::shared_ptr<const UpstreamAnswer>> r) {
+                       const Result<std::shared_ptr<const UpstreamAnswer>>& r) {
   ++q->attempt;
   q->timer.cancel();
   q->closeSockets();

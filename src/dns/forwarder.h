@@ -73,6 +73,8 @@ class Forwarder final : public Upstream {
   ~Forwarder() override;
   Forwarder(const Forwarder&) = delete;
   Forwarder& operator=(const Forwarder&) = delete;
+  Forwarder(Forwarder&&) = delete;
+  Forwarder& operator=(Forwarder&&) = delete;
 
   // New servers apply to new questions; questions in flight finish with the old list.
   void reconfigure(ForwarderConfig config);
@@ -108,7 +110,8 @@ class Forwarder final : public Upstream {
   // Decides what to do with a response that passed validation.
   void onAnswer(const std::shared_ptr<Query>& q, std::vector<uint8_t> wire, MessageLayout layout,
                 bool overTcp);
-  void finish(const std::shared_ptr<Query>& q, Result<std::shared_ptr<const UpstreamAnswer>> r);
+  void finish(const std::shared_ptr<Query>& q,
+              const Result<std::shared_ptr<const UpstreamAnswer>>& r);
   bool matches(const Query& q, const MessageLayout& l) const;
 
   boost::asio::io_context& io_;

@@ -63,7 +63,7 @@ class Compressor {
 
  private:
   struct Entry {
-    uint16_t offset;
+    uint16_t offset = 0;
     std::span<const uint8_t> suffix;
   };
   std::vector<Entry> entries_;
@@ -247,7 +247,7 @@ Result<Rdata> readRdata(ByteReader& r, RrType type, uint16_t rdlen) {
       s.retry = r.u32();
       s.expire = r.u32();
       s.minimum = r.u32();
-      out = std::move(s);
+      out = s;
       break;
     }
     case RrType::MX: {
@@ -257,7 +257,7 @@ Result<Rdata> readRdata(ByteReader& r, RrType type, uint16_t rdlen) {
       auto n = readName();
       if (!n.ok()) return std::move(n).error();
       m.exchange = *n;
-      out = std::move(m);
+      out = m;
       break;
     }
     case RrType::SRV: {
@@ -269,7 +269,7 @@ Result<Rdata> readRdata(ByteReader& r, RrType type, uint16_t rdlen) {
       auto n = readName();
       if (!n.ok()) return std::move(n).error();
       s.target = *n;
-      out = std::move(s);
+      out = s;
       break;
     }
     case RrType::TXT: {

@@ -232,14 +232,14 @@ Resolver::Outcome Resolver::handle(std::span<const uint8_t> query, const IpAddre
     return r;
   };
 
-  if (l.header.opcode != uint8_t(Opcode::Query)) {
-    ++counters_.notImp;
-    out.reply = simple(Rcode::NotImp);
-    return out;
-  }
   if (!zone_.clientAllowed(client)) {
     ++counters_.refused;
     out.reply = simple(Rcode::Refused);
+    return out;
+  }
+  if (l.header.opcode != uint8_t(Opcode::Query)) {
+    ++counters_.notImp;
+    out.reply = simple(Rcode::NotImp);
     return out;
   }
   if (!oneQuestion || l.question.type == RrType::OPT) {
@@ -345,7 +345,7 @@ Resolver::Outcome Resolver::handle(std::span<const uint8_t> query, const IpAddre
   out.kind = Outcome::Kind::Pending;
   upstream_->resolve(
       l.question, l.dnssecOk,
-      [this, q, later = std::move(later)](Result<std::shared_ptr<const UpstreamAnswer>> r) {
+      [this, q, later = std::move(later)](const Result<std::shared_ptr<const UpstreamAnswer>>& r) {
         finishForward(q, r, later);
       });
   return out;

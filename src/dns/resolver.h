@@ -5,15 +5,17 @@
 // Per query, in order:
 //   1. drop what is not a query (shorter than a header, QR set);
 //   2. per-client rate limit: over the limit → drop (counted);
-//   3. malformed → FORMERR (header only); opcode other than QUERY → NOTIMP;
+//   3. header readable but the rest malformed → FORMERR (header only);
 //   4. client outside the allowed subnets → REFUSED;
-//   5. EDNS version > 0 → BADVERS (RFC 6891 §6.1.3); class other than IN, AXFR/IXFR →
-//      REFUSED;
-//   6. the local zone: answer, NODATA or NXDOMAIN (AA set);
+//   5. opcode other than QUERY → NOTIMP; not exactly one question → FORMERR; EDNS
+//      version > 0 → BADVERS (RFC 6891 §6.1.3); class other than IN, AXFR/IXFR → REFUSED;
+//   6. the local zone: answer, NODATA or NXDOMAIN (AA set, SOA in negative answers);
 //   7. ANY → one synthesized HINFO "RFC8482" (RFC 8482 §4.2), never forwarded;
 //   8. forwarding off (isolated network) or no upstream for the name → REFUSED;
 //   9. cache hit → answer with TTLs counted down;
 //  10. otherwise forward: handle() returns Pending and the reply comes later.
+// Replies carry an OPT record exactly when the query did (RFC 6891 §7), and UDP replies
+// that do not fit the client's size are cut to header + question with TC set.
 //
 // Not thread-safe; one event-loop thread.
 #pragma once
@@ -45,6 +47,11 @@ using UpstreamCallback = std::function<void(Result<std::shared_ptr<const Upstrea
 // The resolver's view of its upstream servers.
 class Upstream {
  public:
+  Upstream() = default;
+  Upstream(const Upstream&) = delete;
+  Upstream& operator=(const Upstream&) = delete;
+  Upstream(Upstream&&) = delete;
+  Upstream& operator=(Upstream&&) = delete;
   virtual ~Upstream() = default;
   // Sends q upstream (EDNS DO bit = dnssecOk). Calls done exactly once, never from within
   // resolve() itself, with the answer or an Error (all servers failed or timed out). If the
@@ -97,8 +104,11 @@ class Resolver {
   // upstream may be null (nothing is ever forwarded). It must outlive the Resolver or be
   // destroyed first (then pending replies are dropped).
   Resolver(Upstream* upstream, NowFn now);
+  ~Resolver() = default;
   Resolver(const Resolver&) = delete;
   Resolver& operator=(const Resolver&) = delete;
+  Resolver(Resolver&&) = delete;
+  Resolver& operator=(Resolver&&) = delete;
 
   // Applies a configuration; the cache is kept (its limits may change), dynamic hosts are
   // kept. On error nothing changes.

@@ -182,9 +182,9 @@ void Server::TcpListener::accept() {
 }
 
 Result<std::unique_ptr<Server>> Server::create(asio::io_context& io, ServerConfig config) {
-  std::unique_ptr<Server> s(new Server(io, config));
-  VNET_TRY(s->resolver_->configure(config.resolver));
-  auto l = s->bindAll(config.listenAddresses, config.port);
+  std::unique_ptr<Server> s(new Server(io, std::move(config)));
+  VNET_TRY(s->resolver_->configure(s->config_.resolver));
+  auto l = s->bindAll(s->config_.listenAddresses, s->config_.port);
   if (!l.ok()) return std::move(l).error();
   s->listeners_ = std::move(*l);
   s->start(s->listeners_);
@@ -360,7 +360,7 @@ void Server::onUdp(const std::shared_ptr<UdpListener>& l, size_t n) {
   }
 }
 
-void Server::onAccept(std::shared_ptr<TcpConnection> c) {
+void Server::onAccept(const std::shared_ptr<TcpConnection>& c) {
   if (connections_.size() >= config_.maxTcpConnections) {
     ++tcpRejected_;
     boost::system::error_code ignored;

@@ -61,6 +61,8 @@ class Server {
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
+  Server(Server&&) = delete;
+  Server& operator=(Server&&) = delete;
 
   // Applies a new configuration live. Listeners are rebound only when addresses or port
   // changed; the cache is flushed only when the upstream servers changed. On error the
@@ -92,7 +94,7 @@ class Server {
   void stop(Listeners& l);
   ForwarderConfig forwarderConfigFor(const ServerConfig& c) const;
   void onUdp(const std::shared_ptr<UdpListener>& l, size_t n);
-  void onAccept(std::shared_ptr<TcpConnection> c);
+  void onAccept(const std::shared_ptr<TcpConnection>& c);
   void closeConnection(TcpConnection* c);
 
   boost::asio::io_context& io_;

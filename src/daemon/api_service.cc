@@ -30,7 +30,15 @@ json toJson(const model::Port& p) {
   if (p.owner) j["owner"] = *p.owner;
   if (!p.netns.empty()) j["netns"] = p.netns;
   if (!p.peerName.empty()) j["ifname"] = p.peerName;
+  if (p.ip) j["ip"] = p.ip->toString();
   return j;
+}
+
+json toJson(const LeaseInfo& l) {
+  return json{{"ip", l.ip.toString()},     {"prefix", l.prefix},
+              {"mac", l.mac.toString()},   {"hostname", l.hostname},
+              {"clientId", l.clientId},    {"expiry", l.expiry},
+              {"protocol", l.ip.isV4() ? "ipv4" : "ipv6"}};
 }
 
 Response ok(const json& j, int status = 200) { return api::jsonResponse(status, j.dump(2) + "\n"); }
@@ -179,6 +187,37 @@ api::Router makeApiRouter(Manager& m) {
   r.add("DELETE", "/v1/networks/{name}/ports/{port}", [&m](const Request&, const Params& p) {
     if (Status s = m.removePort(p.at("name"), p.at("port")); !s.ok()) return fail(s.error());
     return ok(json{{"name", p.at("port")}, {"removed", true}});
+  });
+  r.add("GET", "/v1/networks/{name}/leases", [&m](const Request& req, const Params& p) {
+    auto leases = m.leases(p.at("name"));
+    if (!leases) return fail(leases.error());
+    std::optional<Mac> only;
+    if (auto it = req.query.find("mac"); it != req.query.end()) {
+      only = Mac::parse(it->second);
+      if (!only) return fail(Error::invalid("mac: '" + it->second + "' is not a MAC address"));
+    }
+    json arr = json::array();
+    for (const auto& l : *leases) {
+      if (!only || l.mac == *only) arr.push_back(toJson(l));
+    }
+    return ok(arr);
+  });
+  r.add("POST", "/v1/networks/{name}/update", [&m](const Request& req, const Params& p) {
+    auto j = jsonBody(req);
+    if (!j) return fail(j.error());
+    UpdateRequest u;
+    try {
+      u.command = j->at("command").get<std::string>();
+      u.section = j->at("section").get<std::string>();
+      u.xml = j->at("xml").get<std::string>();
+      u.parentIndex = j->value("parentIndex", -1);
+    } catch (const json::exception&) {
+      return fail(Error::invalid(
+          "request body needs {\"command\", \"section\", \"xml\"} strings (and optionally "
+          "\"parentIndex\")"));
+    }
+    if (Status s = m.update(p.at("name"), u); !s.ok()) return fail(s.error());
+    return ok(json{{"name", p.at("name")}, {"updated", true}});
   });
   return r;
 }

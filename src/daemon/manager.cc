@@ -24,10 +24,11 @@ std::string netnsPath(const std::string& netns) {
 
 }  // namespace
 
-Manager::Manager(kernel::Links& links, kernel::Firewall& firewall, DefinitionStore defs,
-                 StateStore state)
+Manager::Manager(kernel::Links& links, kernel::Firewall& firewall, ServiceFactory& services,
+                 DefinitionStore defs, StateStore state)
     : links_(links),
       fw_(firewall),
+      serviceFactory_(services),
       datapath_(links, firewall),
       defs_(std::move(defs)),
       state_(std::move(state)) {}
@@ -97,6 +98,9 @@ Status Manager::load() {
       continue;
     }
     e->live = std::move(*parsed);
+    if (Status s = startServices(*e, *e->live); !s.ok()) {
+      spdlog::error("network '{}': starting DHCP/DNS: {}", rec.name, s.error().message());
+    }
     spdlog::info("network '{}' is active (adopted)", rec.name);
   }
 
@@ -156,12 +160,18 @@ Result<model::Network> Manager::prepare(std::string_view xml, const Entry* exist
   }
   model::fillDefaults(net, usedBridges(net.name));
   VNET_TRY(model::validate(net));
+  VNET_TRY(checkAgainstOthers(net, false));
+  return net;
+}
+
+Status Manager::checkAgainstOthers(const model::Network& net, bool liveOnly) const {
   std::vector<const model::Network*> others;
   for (const auto& [name, e] : nets_) {
-    if (name != net.name) others.push_back(&e.config);
+    if (name == net.name) continue;
+    if (e.live) others.push_back(&*e.live);
+    if (!liveOnly) others.push_back(&e.config);
   }
-  VNET_TRY(model::validateAgainst(net, others));
-  return net;
+  return model::validateAgainst(net, others);
 }
 
 std::vector<std::string> Manager::usedBridges(const std::string& except) const {
@@ -236,24 +246,34 @@ Status Manager::startEntry(Entry& e) {
   const std::string& name = e.config.name;
   if (e.live) return Error::conflict("network " + quoted(name) + " is already active");
   // Another active network may have taken the subnet or bridge since this was defined.
-  std::vector<const model::Network*> live;
-  for (const auto& [n, other] : nets_) {
-    if (n != name && other.live) live.push_back(&*other.live);
-  }
-  if (Status s = model::validateAgainst(e.config, live); !s.ok()) {
+  if (Status s = checkAgainstOthers(e.config, true); !s.ok()) {
     return std::move(s).error().context("starting network " + quoted(name));
   }
   if (Status s = datapath_.start(e.config); !s.ok()) {
     return std::move(s).error().context("starting network " + quoted(name));
   }
+  if (Status s = startServices(e, e.config); !s.ok()) {
+    ErrorList errs;
+    errs.add(s);
+    errs.add(datapath_.stop(e.config));
+    return errs.toStatus("starting network " + quoted(name));
+  }
   if (Status s = state_.setActive({name, config::formatNetworkXml(e.config), e.persistent});
       !s.ok()) {
+    e.services.reset();
     ErrorList errs;
     errs.add(s);
     errs.add(datapath_.stop(e.config));
     return errs.toStatus("starting network " + quoted(name) + ": recording state");
   }
   e.live = e.config;
+  return Status::success();
+}
+
+Status Manager::startServices(Entry& e, const model::Network& net) {
+  auto svc = serviceFactory_.start(net);
+  if (!svc) return std::move(svc).error();
+  e.services = std::move(*svc);
   return Status::success();
 }
 
@@ -270,6 +290,7 @@ Status Manager::destroy(const std::string& name) {
   if (!e) return Error::notFound("network " + quoted(name) + " not found");
   if (!e->live) return Error::conflict("network " + quoted(name) + " is not active");
   ErrorList errs;
+  e->services.reset();
   errs.add(datapath_.stop(*e->live));
   errs.add(state_.removePortsOf(name));
   errs.add(state_.clearActive(name));
@@ -417,6 +438,14 @@ Result<std::vector<model::Port>> Manager::ports(const std::string& network) {
     if (p.network == network) out.push_back(std::move(p));
   }
   if (!e->live) return out;
+  std::vector<LeaseInfo> leased = e->services ? e->services->leases() : std::vector<LeaseInfo>{};
+  auto ipOf = [&leased](const Mac& mac) -> std::optional<IpAddress> {
+    for (const auto& l : leased) {
+      if (l.mac == mac) return l.ip;
+    }
+    return std::nullopt;
+  };
+  for (auto& p : out) p.ip = ipOf(p.guestMac);
   // Interfaces someone else enslaved to our bridge (libvirt <interface type='bridge'>).
   auto onBridge = links_.bridgePorts(e->live->bridge.name);
   if (!onBridge) return out;
@@ -432,6 +461,47 @@ Result<std::vector<model::Port>> Manager::ports(const std::string& network) {
     out.push_back(std::move(p));
   }
   return out;
+}
+
+Result<std::vector<LeaseInfo>> Manager::leases(const std::string& name) const {
+  const Entry* e = find(name);
+  if (!e) return Error::notFound("network " + quoted(name) + " not found");
+  if (!e->services) return std::vector<LeaseInfo>{};
+  return e->services->leases();
+}
+
+Result<ServiceCounters> Manager::counters(const std::string& name) const {
+  const Entry* e = find(name);
+  if (!e) return Error::notFound("network " + quoted(name) + " not found");
+  if (!e->services) return ServiceCounters{};
+  return e->services->counters();
+}
+
+Status Manager::update(const std::string& name, const UpdateRequest& req) {
+  Entry* e = find(name);
+  if (!e) return Error::notFound("network " + quoted(name) + " not found");
+  std::string ctx = "updating network " + quoted(name);
+  model::Network config = e->config;
+  if (Status s = applyUpdate(config, req); !s.ok()) return std::move(s).error().context(ctx);
+  if (Status s = model::validate(config); !s.ok()) return std::move(s).error().context(ctx);
+  std::optional<model::Network> live;
+  if (e->live) {
+    live = *e->live;
+    if (Status s = applyUpdate(*live, req); !s.ok()) return std::move(s).error().context(ctx);
+    if (Status s = model::validate(*live); !s.ok()) return std::move(s).error().context(ctx);
+  }
+  if (live && e->services) {
+    if (Status s = e->services->reconfigure(*live); !s.ok()) {
+      return std::move(s).error().context(ctx);
+    }
+  }
+  ErrorList errs;
+  if (live) errs.add(state_.setActive({name, config::formatNetworkXml(*live), e->persistent}));
+  if (e->persistent) errs.add(defs_.save(name, config::formatNetworkXml(config)));
+  e->config = std::move(config);
+  if (live) e->live = std::move(live);
+  spdlog::info("network '{}' updated: {} {}", name, req.command, req.section);
+  return errs.toStatus(ctx);
 }
 
 }  // namespace vnet::daemon

@@ -13,6 +13,8 @@
 #include "base/error.h"
 #include "daemon/datapath.h"
 #include "daemon/definition_store.h"
+#include "daemon/net_update.h"
+#include "daemon/services.h"
 #include "daemon/state_store.h"
 #include "kernel/firewall.h"
 #include "kernel/links.h"
@@ -43,8 +45,8 @@ struct PortRequest {
 
 class Manager {
  public:
-  Manager(kernel::Links& links, kernel::Firewall& firewall, DefinitionStore defs,
-          StateStore state);
+  Manager(kernel::Links& links, kernel::Firewall& firewall, ServiceFactory& services,
+          DefinitionStore defs, StateStore state);
 
   // Loads definitions and state, brings networks recorded as active back (adopting what
   // the kernel still has), starts autostart networks, and defines the default network
@@ -65,6 +67,13 @@ class Manager {
   Result<const model::Network*> definition(const std::string& name, bool inactive) const;
   Result<std::string> lookupByUuid(const std::string& uuid) const;
 
+  // Active leases of a network (empty when it runs no DHCP server).
+  Result<std::vector<LeaseInfo>> leases(const std::string& name) const;
+  Result<ServiceCounters> counters(const std::string& name) const;
+  // `virsh net-update`: edits the live network (applied without a restart, leases kept)
+  // and the persistent definition. Validation failures change nothing.
+  Status update(const std::string& name, const UpdateRequest& req);
+
   Result<model::Port> addPort(const PortRequest& req);
   Status removePort(const std::string& network, const std::string& port);
   Result<std::vector<model::Port>> ports(const std::string& network);
@@ -78,10 +87,15 @@ class Manager {
     std::optional<model::Network> live;  // as started
     bool persistent = true;
     bool autostart = false;
+    std::unique_ptr<NetworkServices> services;  // DHCP/DNS while active
   };
 
   Result<model::Network> prepare(std::string_view xml, const Entry* existing) const;
   Status startEntry(Entry& e);
+  Status startServices(Entry& e, const model::Network& net);
+  // validateAgainst the other networks: their running definitions, and unless liveOnly
+  // also their persistent ones.
+  Status checkAgainstOthers(const model::Network& net, bool liveOnly) const;
   Entry* find(const std::string& name);
   const Entry* find(const std::string& name) const;
   NetworkStatus statusOf(const Entry& e) const;
@@ -91,6 +105,7 @@ class Manager {
 
   kernel::Links& links_;
   kernel::Firewall& fw_;
+  ServiceFactory& serviceFactory_;
   Datapath datapath_;
   DefinitionStore defs_;
   StateStore state_;

@@ -20,6 +20,7 @@ struct Port {
   std::optional<unsigned> owner;  // tap owner uid
   std::string netns;    // veth: netns name or path the peer lives in
   std::string peerName; // veth: interface name inside the netns (eth0)
+  std::optional<IpAddress> ip;  // runtime only: the guest's address from its DHCP lease
 };
 
 }  // namespace vnet::model

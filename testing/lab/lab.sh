@@ -77,6 +77,18 @@ lab_http_server() {
   return 1
 }
 
+# The inet DNS server on 198.51.100.53 (testing/lab/inet_dns.py): example.test. names
+# resolve to 198.51.100.1; its log ($LAB_DIR/inet-dns.log) lists every query it got.
+lab_dns_server() {
+  lab_bg "$LAB_INET" "$LAB_DIR/inet-dns.log" python3 -u "$LAB_ROOT/testing/lab/inet_dns.py" 198.51.100.53
+  for _ in $(seq 50); do
+    grep -q READY "$LAB_DIR/inet-dns.log" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "lab: inet DNS server did not start" >&2
+  return 1
+}
+
 lab_start_vnetd() {
   lab_bg "$LAB_HOST" "$LAB_VNETD_LOG" "$VNETD" --config-dir "$LAB_DIR/etc" \
     --state-dir "$LAB_DIR/state" --run-dir "$LAB_DIR/run" --socket "$LAB_SOCK" \

@@ -15,6 +15,7 @@ struct Globals {
   std::string socket;
   std::string output = "text";  // text | json
   int64_t ownerSlot = -1;       // port-add --owner
+  int parentIndex = -1;         // net-update --parent-index
   bool json() const { return output == "json"; }
   vnet::api::Client client() const { return vnet::api::Client(socket); }
   // Storage for a verb's string options; references stay valid for the program's life.

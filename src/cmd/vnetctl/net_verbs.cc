@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 
@@ -47,6 +48,16 @@ void netEdit(const Globals& g, const std::string& name) {
   }
   call(g, "PUT", networkPath(name), xmlBody(edited).dump());
   std::cout << "Network " << name << " XML configuration edited.\n";
+}
+
+std::string formatExpiry(int64_t expiry) {
+  if (expiry == 0) return "never";
+  std::time_t t = static_cast<std::time_t>(expiry);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
 }
 
 }  // namespace
@@ -160,6 +171,59 @@ void addNetVerbs(CLI::App& app, Globals& g) {
       std::string name = findNameByUuid(g, *uuid);
       if (g.json()) return printJson(json{{"name", name}, {"uuid", *uuid}});
       std::cout << name << "\n";
+    });
+  }
+  {
+    auto* c = app.add_subcommand("net-dhcp-leases", "list a network's DHCP leases");
+    auto* name = g.slot();
+    auto* mac = g.slot();
+    c->add_option("network", *name)->required();
+    c->add_option("--mac", *mac, "only the lease of this MAC");
+    c->callback([&g, name, mac] {
+      std::string target = networkPath(*name) + "/leases";
+      if (!mac->empty()) target += "?mac=" + vnet::api::urlEncode(*mac);
+      json leases = callJson(g, "GET", target);
+      if (g.json()) return printJson(leases);
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& l : leases) {
+        std::string host = l.value("hostname", "");
+        std::string cid = l.value("clientId", "");
+        rows.push_back({formatExpiry(l.value("expiry", int64_t{0})), l.value("mac", ""),
+                        l.value("protocol", "ipv4"),
+                        l.value("ip", "") + "/" + std::to_string(l.value("prefix", 0)),
+                        host.empty() ? "-" : host, cid.empty() ? "-" : cid});
+      }
+      printTable({"Expiry Time", "MAC address", "Protocol", "IP address", "Hostname",
+                  "Client ID or DUID"},
+                 rows);
+    });
+  }
+  {
+    auto* c = app.add_subcommand(
+        "net-update", "change part of a network live and in its definition, like virsh net-update");
+    auto* name = g.slot();
+    auto* command = g.slot();
+    auto* section = g.slot();
+    auto* xml = g.slot();
+    c->add_option("network", *name)->required();
+    c->add_option("command", *command, "add | add-first | add-last | delete | modify")->required();
+    c->add_option("section", *section,
+                  "ip-dhcp-host | ip-dhcp-range | dns-host | dns-txt | dns-srv")
+        ->required();
+    c->add_option("xml", *xml, "the element's XML, or a file containing it")->required();
+    auto* parent = c->add_option("--parent-index", g.parentIndex, "which <ip> (0-based)");
+    (void)parent;
+    auto* live = g.flagSlot();
+    auto* cfg = g.flagSlot();
+    c->add_flag("--live", *live, "accepted for virsh compatibility (changes apply live)");
+    c->add_flag("--config", *cfg, "accepted for virsh compatibility (the definition is updated)");
+    c->callback([&g, name, command, section, xml] {
+      std::string text = *xml;
+      if (text.find('<') == std::string::npos) text = readInputFile(text);
+      json req{{"command", *command}, {"section", *section}, {"xml", text}};
+      if (g.parentIndex >= 0) req["parentIndex"] = g.parentIndex;
+      call(g, "POST", networkPath(*name) + "/update", req.dump());
+      std::cout << "Updated network " << *name << " live state and persistent config\n";
     });
   }
   {

@@ -12,6 +12,7 @@
 #include "api/http_server.h"
 #include "daemon/api_service.h"
 #include "daemon/manager.h"
+#include "daemon/real_services.h"
 #include "kernel/netlink/netlink_links.h"
 #include "kernel/nft/nft_firewall.h"
 
@@ -59,11 +60,12 @@ int main(int argc, char** argv) {
   auto state = vnet::daemon::StateStore::open(stateDir + "/vnet.db");
   if (!state) return fatal(state.error().message());
 
-  vnet::daemon::Manager manager(**links, **firewall, vnet::daemon::DefinitionStore(configDir),
-                                std::move(*state));
+  boost::asio::io_context io;
+  vnet::daemon::RealServiceFactory services(io, stateDir + "/leases.db", resolvConf);
+  vnet::daemon::Manager manager(**links, **firewall, services,
+                                vnet::daemon::DefinitionStore(configDir), std::move(*state));
   if (vnet::Status s = manager.load(); !s.ok()) return fatal("loading networks: " + s.error().message());
 
-  boost::asio::io_context io;
   vnet::api::Router router = vnet::daemon::makeApiRouter(manager);
   auto server = vnet::api::HttpServer::listenUnix(
       io, socketPath, 0660, [&router](const vnet::api::Request& r) { return router.route(r); });

@@ -25,6 +25,7 @@ using namespace vnet;
 struct World {
   testing::FakeLinks links;
   testing::FakeFirewall fw;
+  daemon::NoServices services;
   std::unique_ptr<daemon::Manager> manager;
   std::unique_ptr<api::Router> router;
   std::string dir;
@@ -41,7 +42,7 @@ struct World {
     fw = testing::FakeFirewall();
     auto state = daemon::StateStore::open(dir + "/vnet.db");
     if (!state) std::abort();
-    manager = std::make_unique<daemon::Manager>(links, fw, daemon::DefinitionStore(dir + "/etc"),
+    manager = std::make_unique<daemon::Manager>(links, fw, services, daemon::DefinitionStore(dir + "/etc"),
                                                 std::move(*state));
     if (!manager->load().ok()) std::abort();
     router = std::make_unique<api::Router>(daemon::makeApiRouter(*manager));

@@ -40,7 +40,7 @@ class ManagerTest : public ::testing::Test {
     if (!manager_) {
       auto state = StateStore::open(dir_ + "/vnet.db");
       EXPECT_TRUE(state.ok()) << state.error().message();
-      manager_ = std::make_unique<Manager>(links_, fw_, DefinitionStore(dir_ + "/etc"),
+      manager_ = std::make_unique<Manager>(links_, fw_, services_, DefinitionStore(dir_ + "/etc"),
                                            std::move(*state));
     }
     return *manager_;
@@ -64,6 +64,7 @@ class ManagerTest : public ::testing::Test {
 
   testing::FakeLinks links_;
   testing::FakeFirewall fw_;
+  NoServices services_;
   std::string dir_;
   std::unique_ptr<Manager> manager_;
 };

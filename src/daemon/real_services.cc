@@ -1,0 +1,245 @@
+#include "daemon/real_services.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <map>
+
+#include "daemon/translate.h"
+#include "dhcp/lease_store.h"
+#include "dhcp/server.h"
+#include "dhcp/transport.h"
+#include "dns/server.h"
+
+namespace vnet::daemon {
+
+namespace {
+
+// Expired leases are reclaimed lazily on allocation and by this periodic sweep.
+constexpr std::chrono::seconds kExpirySweep{10};
+
+const char* eventName(dhcp::LeaseEvent::Kind k) {
+  switch (k) {
+    case dhcp::LeaseEvent::Kind::kGranted: return "granted";
+    case dhcp::LeaseEvent::Kind::kRenewed: return "renewed";
+    case dhcp::LeaseEvent::Kind::kReleased: return "released";
+    case dhcp::LeaseEvent::Kind::kExpired: return "expired";
+    case dhcp::LeaseEvent::Kind::kDeclined: return "declined";
+  }
+  return "?";
+}
+
+class DhcpService {
+ public:
+  static Result<std::unique_ptr<DhcpService>> start(boost::asio::io_context& io,
+                                                    const std::string& dbPath,
+                                                    const std::string& network,
+                                                    const std::string& bridge,
+                                                    dhcp::ServerConfig config,
+                                                    dhcp::LeaseObserver onEvent) {
+    auto svc = std::unique_ptr<DhcpService>(new DhcpService(io, network, config.prefix));
+    auto store = dhcp::SqliteLeaseStore::open(dbPath, network);
+    if (!store) return std::move(store).error().context("opening lease database " + dbPath);
+    svc->store_ = std::move(*store);
+    auto server = dhcp::Server::create(std::move(config), *svc->store_);
+    if (!server) return std::move(server).error();
+    svc->server_ = std::move(*server);
+    svc->server_->setObserver([name = network, onEvent](const dhcp::LeaseEvent& e) {
+      spdlog::info("network '{}': lease {} {} to {}{}", name, eventName(e.kind),
+                   e.lease.ip.toString(), e.lease.mac.toString(),
+                   e.lease.hostname.empty() ? "" : " (" + e.lease.hostname + ")");
+      onEvent(e);
+    });
+    dhcp::TransportOptions opts;
+    opts.interface = bridge;
+    auto transport = dhcp::UdpTransport::open(io, *svc->server_, opts);
+    if (!transport) return std::move(transport).error().context("DHCP server on " + bridge);
+    svc->transport_ = std::move(*transport);
+    svc->transport_->start();
+    svc->scheduleSweep();
+    return svc;
+  }
+
+  ~DhcpService() {
+    timer_.cancel();
+    if (transport_) transport_->stop();
+  }
+  DhcpService(const DhcpService&) = delete;
+  DhcpService& operator=(const DhcpService&) = delete;
+
+  Status reconfigure(dhcp::ServerConfig config) {
+    prefix_ = config.prefix;
+    VNET_TRY(server_->reconfigure(std::move(config)));
+    return server_->commit();
+  }
+
+  std::vector<dhcp::Lease> rawLeases() const { return server_->leases(); }
+
+  std::vector<LeaseInfo> leases() const {
+    std::vector<LeaseInfo> out;
+    int64_t now = dhcp::systemClock()();
+    for (const auto& l : server_->leases()) {
+      if (l.state != dhcp::LeaseState::kActive) continue;
+      if (l.expiry != 0 && l.expiry <= now) continue;
+      out.push_back(LeaseInfo{l.ip, prefix_, l.mac, l.hostname, formatClientId(l.client_id),
+                              l.expiry});
+    }
+    return out;
+  }
+
+  void counters(ServiceCounters& c) const {
+    const auto& s = server_->stats();
+    const auto& t = transport_->counters();
+    c.dhcp = {{"offers", s.offers},
+              {"acks", s.acks},
+              {"naks", s.naks},
+              {"declines", s.declines},
+              {"releases", s.releases},
+              {"expired", s.expired},
+              {"pool_exhausted", s.pool_exhausted},
+              {"received", t.received},
+              {"sent", t.sent},
+              {"send_errors", t.send_errors}};
+  }
+
+ private:
+  DhcpService(boost::asio::io_context& io, std::string network, int prefix)
+      : timer_(io), network_(std::move(network)), prefix_(prefix) {}
+
+  void scheduleSweep() {
+    timer_.expires_after(kExpirySweep);
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      server_->expire(dhcp::systemClock()());
+      if (Status s = server_->commit(); !s.ok()) {
+        spdlog::warn("network '{}': recording expired leases: {}", network_, s.error().message());
+      }
+      scheduleSweep();
+    });
+  }
+
+  boost::asio::steady_timer timer_;
+  std::string network_;
+  int prefix_;
+  std::unique_ptr<dhcp::SqliteLeaseStore> store_;
+  std::unique_ptr<dhcp::Server> server_;
+  std::unique_ptr<dhcp::UdpTransport> transport_;
+};
+
+class Services final : public NetworkServices {
+ public:
+  Services(std::string name, boost::asio::io_context& io, std::string dbPath,
+           std::string resolvConf)
+      : name_(std::move(name)),
+        io_(io),
+        dbPath_(std::move(dbPath)),
+        resolvConf_(std::move(resolvConf)) {}
+
+  // Brings DNS and DHCP in line with `net`: starts, reconfigures or stops each.
+  Status apply(const model::Network& net) {
+    auto dhcpCfg = dhcpConfigFor(net);
+    if (!dhcpCfg) return std::move(dhcpCfg).error();
+    auto dnsCfg = dnsConfigFor(net, resolvConf_);
+    staticNames_.clear();
+    if (*dhcpCfg) {
+      for (const auto& h : (*dhcpCfg)->hosts) {
+        if (!h.hostname.empty()) staticNames_[h.ip] = h.hostname;
+      }
+    }
+
+    if (!dnsCfg) {
+      dns_.reset();
+    } else if (dns_) {
+      VNET_TRY(dns_->reconfigure(std::move(*dnsCfg)));
+    } else {
+      auto d = dns::Server::create(io_, std::move(*dnsCfg));
+      if (!d) return std::move(d).error().context("DNS service");
+      dns_ = std::move(*d);
+    }
+
+    if (!*dhcpCfg) {
+      dhcp_.reset();
+    } else if (dhcp_) {
+      VNET_TRY(dhcp_->reconfigure(std::move(**dhcpCfg)));
+    } else {
+      auto d = DhcpService::start(io_, dbPath_, net.name, net.bridge.name, std::move(**dhcpCfg),
+                                  [this](const dhcp::LeaseEvent& e) { onLease(e); });
+      if (!d) return std::move(d).error();
+      dhcp_ = std::move(*d);
+    }
+    syncNames();
+    return Status::success();
+  }
+
+  Status reconfigure(const model::Network& net) override { return apply(net); }
+  std::vector<LeaseInfo> leases() const override {
+    return dhcp_ ? dhcp_->leases() : std::vector<LeaseInfo>{};
+  }
+  ServiceCounters counters() const override {
+    ServiceCounters c;
+    if (dhcp_) dhcp_->counters(c);
+    return c;
+  }
+
+ private:
+  // The DNS name a lease publishes: the client's option 12, else the static host's name.
+  std::string nameFor(const dhcp::Lease& l) const {
+    if (!l.hostname.empty()) return l.hostname;
+    auto it = staticNames_.find(l.ip);
+    return it == staticNames_.end() ? std::string() : it->second;
+  }
+
+  void onLease(const dhcp::LeaseEvent& e) {
+    if (!dns_) return;
+    bool gone = e.kind == dhcp::LeaseEvent::Kind::kReleased ||
+                e.kind == dhcp::LeaseEvent::Kind::kExpired ||
+                e.kind == dhcp::LeaseEvent::Kind::kDeclined;
+    auto old = published_.find(e.lease.ip);
+    if (old != published_.end()) {
+      dns_->removeDynamicHost(old->second);
+      published_.erase(old);
+    }
+    if (gone) return;
+    std::string name = nameFor(e.lease);
+    if (name.empty()) return;
+    if (Status s = dns_->setDynamicHost(name, e.lease.ip); !s.ok()) {
+      spdlog::warn("network '{}': not publishing '{}' in DNS: {}", name_, name,
+                   s.error().message());
+      return;
+    }
+    published_[e.lease.ip] = name;
+  }
+
+  // Publishes the names of all current leases (after a start, restart or reconfigure).
+  void syncNames() {
+    published_.clear();
+    if (!dns_ || !dhcp_) return;
+    for (const auto& l : dhcp_->rawLeases()) {
+      if (l.state != dhcp::LeaseState::kActive) continue;
+      if (l.expiry != 0 && l.expiry <= dhcp::systemClock()()) continue;
+      onLease(dhcp::LeaseEvent{dhcp::LeaseEvent::Kind::kGranted, l});
+    }
+  }
+
+  std::string name_;
+  boost::asio::io_context& io_;
+  std::string dbPath_;
+  std::string resolvConf_;
+  std::map<Ipv4, std::string> staticNames_;
+  std::map<Ipv4, std::string> published_;
+  // DNS outlives DHCP: lease events of a stopping DHCP server still find it.
+  std::unique_ptr<dns::Server> dns_;
+  std::unique_ptr<DhcpService> dhcp_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<NetworkServices>> RealServiceFactory::start(const model::Network& net) {
+  auto svc = std::make_unique<Services>(net.name, io_, leaseDbPath_, resolvConf_);
+  if (Status s = svc->apply(net); !s.ok()) return std::move(s).error();
+  return std::unique_ptr<NetworkServices>(std::move(svc));
+}
+
+}  // namespace vnet::daemon

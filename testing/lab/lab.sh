@@ -149,6 +149,33 @@ lab_wait_forwarding() {
   return 1
 }
 
+# lab_udhcpc GUEST [udhcpc args]: one DHCP exchange with busybox udhcpc in the guest;
+# what it got is in $LAB_DIR/GUEST.dhcp.bound (ip=, router=, dns=, ...).
+lab_udhcpc() {
+  local g=$1
+  shift
+  lab_in "$g" env UDHCPC_OUT="$LAB_DIR/$g.dhcp" timeout 20 busybox udhcpc -i eth0 -n -q -t 5 -T 1 \
+    -s "$LAB_ROOT/testing/lab/udhcpc-script.sh" "$@" >"$LAB_DIR/$g.udhcpc.log" 2>&1
+}
+
+# lab_udhcpc_bg GUEST [args]: a udhcpc that stays (renews on SIGUSR1, releases on SIGUSR2).
+lab_udhcpc_bg() {
+  local g=$1
+  shift
+  rm -f "$LAB_DIR/$g.dhcp.bound" "$LAB_DIR/$g.dhcp.renew"
+  lab_bg "$(lab_ns "$g")" "$LAB_DIR/$g.udhcpc.log" env UDHCPC_OUT="$LAB_DIR/$g.dhcp" \
+    busybox udhcpc -i eth0 -f -t 5 -T 1 -s "$LAB_ROOT/testing/lab/udhcpc-script.sh" "$@"
+  LAB_UDHCPC_PID=$LAB_LAST_PID
+  for _ in $(seq 100); do [ -f "$LAB_DIR/$g.dhcp.bound" ] && return 0; sleep 0.1; done
+  return 1
+}
+
+# lab_wait_for CMD...: retries CMD for up to 5 s.
+lab_wait_for() {
+  for _ in $(seq 50); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  return 1
+}
+
 lab_ns() { echo "${LAB_ID}$1"; }
 lab_in() { local ns; ns=$(lab_ns "$1"); shift; ip netns exec "$ns" "$@"; }
 # lab_dev NS NAME: a plain non-bridge device (one end of a veth pair, the other end named

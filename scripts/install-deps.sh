@@ -15,6 +15,8 @@ PACKAGES=(
   # benchmarks: the libvirt-style comparison spawns dnsmasq like libvirt does
   dnsmasq-base
   python3 procps util-linux kmod
+  # bench/dhcp and bench/dns: perfdhcp (kea-admin), Kea as the DHCP incumbent, dnsperf
+  kea-admin kea-dhcp4-server dnsperf
 )
 
 missing=()

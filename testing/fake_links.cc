@@ -17,14 +17,6 @@ constexpr size_t kMaxNameLength = 15;  // IFNAMSIZ - 1
 const std::set<std::string, std::less<>> kReadOnlyVerbs = {"findLink",  "listLinks", "bridgePorts",
                                                            "addresses", "routes",    "getSysctl"};
 
-std::string describeRoute(const RouteInfo& r) {
-  std::string s = r.destination.toString();
-  if (r.gateway) s += " via " + r.gateway->toString();
-  if (!r.device.empty()) s += " dev " + r.device;
-  if (r.metric != 0) s += " metric " + std::to_string(r.metric);
-  return s;
-}
-
 // A zero MAC asks for a generated one, as the kernel picks a random one.
 std::optional<Mac> nonZero(const Mac& mac) {
   return mac.isZero() ? std::nullopt : std::optional(mac);

@@ -1,5 +1,7 @@
 #include "api/http.h"
 
+#include "api/json_text.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
@@ -85,7 +87,7 @@ Response errorResponse(const Error& e) {
     }
   }
   nlohmann::json j = {{"error", reasonFor(status)}, {"detail", e.message()}};
-  return Response{status, j.dump() + "\n", "application/json"};
+  return Response{status, jsonText(j) + "\n", "application/json"};
 }
 
 Response jsonResponse(int status, const std::string& body) {

@@ -99,4 +99,20 @@ class ByteWriter {
   std::vector<uint8_t> buf_;
 };
 
+// Big-endian integers appended to (or stored into) a byte vector, for encoders that build
+// a message in place.
+inline void appendU16(std::vector<uint8_t>& b, uint16_t v) {
+  b.push_back(uint8_t(v >> 8));
+  b.push_back(uint8_t(v));
+}
+inline void appendU32(std::vector<uint8_t>& b, uint32_t v) {
+  appendU16(b, uint16_t(v >> 16));
+  appendU16(b, uint16_t(v));
+}
+// Overwrites two bytes at `at`, which must be inside b.
+inline void storeU16(std::vector<uint8_t>& b, size_t at, uint16_t v) {
+  b[at] = uint8_t(v >> 8);
+  b[at + 1] = uint8_t(v);
+}
+
 }  // namespace vnet

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/json_text.h"
 #include "config/json.h"
 #include "config/xml.h"
 
@@ -41,7 +42,7 @@ json toJson(const LeaseInfo& l) {
               {"protocol", l.ip.isV4() ? "ipv4" : "ipv6"}};
 }
 
-Response ok(const json& j, int status = 200) { return api::jsonResponse(status, j.dump(2) + "\n"); }
+Response ok(const json& j, int status = 200) { return api::jsonResponse(status, api::jsonText(j, 2) + "\n"); }
 Response fail(const Error& e) { return api::errorResponse(e); }
 
 bool flag(const Request& r, const char* key) {

@@ -56,14 +56,6 @@ Status scanOptions(std::span<const uint8_t> field, size_t field_offset, bool all
   return Status::success();  // RFC 2131 leaves a missing END to the receiver; we tolerate it.
 }
 
-void putU16(std::vector<uint8_t>& out, uint16_t v) {
-  out.push_back(uint8_t(v >> 8));
-  out.push_back(uint8_t(v));
-}
-void putU32(std::vector<uint8_t>& out, uint32_t v) {
-  putU16(out, uint16_t(v >> 16));
-  putU16(out, uint16_t(v));
-}
 template <size_t N>
 void putArray(std::vector<uint8_t>& out, const std::array<uint8_t, N>& a) {
   out.insert(out.end(), a.begin(), a.end());
@@ -378,17 +370,17 @@ void serializeInto(const Message& m, size_t max_message_size, std::vector<uint8_
   out.push_back(m.htype);
   out.push_back(m.hlen);
   out.push_back(m.hops);
-  putU32(out, m.xid);
-  putU16(out, m.secs);
-  putU16(out, m.flags);
-  putU32(out, m.ciaddr.toUint());
-  putU32(out, m.yiaddr.toUint());
-  putU32(out, m.siaddr.toUint());
-  putU32(out, m.giaddr.toUint());
+  appendU32(out, m.xid);
+  appendU16(out, m.secs);
+  appendU16(out, m.flags);
+  appendU32(out, m.ciaddr.toUint());
+  appendU32(out, m.yiaddr.toUint());
+  appendU32(out, m.siaddr.toUint());
+  appendU32(out, m.giaddr.toUint());
   putArray(out, m.chaddr);
   putArray(out, m.sname);
   putArray(out, m.file);
-  putU32(out, kMagicCookie);
+  appendU32(out, kMagicCookie);
 
   auto fits = [&](size_t length) { return out.size() + encodedSize(length) + 1 <= limit; };
   constexpr uint8_t kFirst[] = {opt::kMessageType, opt::kServerId, opt::kLeaseTime};

@@ -1,4 +1,5 @@
 #include "dns/forwarder.h"
+#include "base/bytes.h"
 
 #include <algorithm>
 #include <array>
@@ -32,33 +33,29 @@ asio::ip::address toAsio(const IpAddress& a) {
   return asio::ip::address_v6(b);
 }
 
-void putU16(std::vector<uint8_t>& b, uint16_t v) {
-  b.push_back(uint8_t(v >> 8));
-  b.push_back(uint8_t(v));
-}
 
 // A recursive query for q (RD set), with an OPT record when edns (RFC 6891 §6.1.2).
 std::vector<uint8_t> buildQuery(uint16_t id, const Question& q, bool edns, uint16_t udpSize,
                                 bool dnssecOk) {
   std::vector<uint8_t> b;
   b.reserve(kHeaderSize + q.name.wireSize() + 4 + 11);
-  putU16(b, id);
-  putU16(b, kFlagRd);
-  putU16(b, 1);
-  putU16(b, 0);
-  putU16(b, 0);
-  putU16(b, edns ? 1 : 0);
+  appendU16(b, id);
+  appendU16(b, kFlagRd);
+  appendU16(b, 1);
+  appendU16(b, 0);
+  appendU16(b, 0);
+  appendU16(b, edns ? 1 : 0);
   b.insert(b.end(), q.name.wire().begin(), q.name.wire().end());
-  putU16(b, uint16_t(q.type));
-  putU16(b, q.qclass);
+  appendU16(b, uint16_t(q.type));
+  appendU16(b, q.qclass);
   if (edns) {
     b.push_back(0);
-    putU16(b, uint16_t(RrType::OPT));
-    putU16(b, udpSize);
+    appendU16(b, uint16_t(RrType::OPT));
+    appendU16(b, udpSize);
     b.push_back(0);
     b.push_back(0);
-    putU16(b, dnssecOk ? 0x8000 : 0);
-    putU16(b, 0);
+    appendU16(b, dnssecOk ? 0x8000 : 0);
+    appendU16(b, 0);
   }
   return b;
 }
@@ -366,7 +363,7 @@ void Forwarder::startTcp(const std::shared_ptr<Query>& q) {
   q->udpSocket.reset();
   q->tcpSocket = std::make_unique<tcp::socket>(io_);
   q->tcpOut.clear();
-  putU16(q->tcpOut, uint16_t(q->packet.size()));
+  appendU16(q->tcpOut, uint16_t(q->packet.size()));
   q->tcpOut.insert(q->tcpOut.end(), q->packet.begin(), q->packet.end());
   ++counters_.upstreamQueries;
   armTimer(q);

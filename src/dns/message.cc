@@ -1,4 +1,5 @@
 #include "dns/message.h"
+#include "base/bytes.h"
 
 #include <algorithm>
 #include <cstring>
@@ -13,18 +14,6 @@ uint32_t sanitizeTtl(uint32_t ttl) {
   return (ttl & 0x80000000u) ? 0 : ttl;
 }
 
-void putU16(std::vector<uint8_t>& b, uint16_t v) {
-  b.push_back(uint8_t(v >> 8));
-  b.push_back(uint8_t(v));
-}
-void putU32(std::vector<uint8_t>& b, uint32_t v) {
-  putU16(b, uint16_t(v >> 16));
-  putU16(b, uint16_t(v));
-}
-void setU16(std::vector<uint8_t>& b, size_t at, uint16_t v) {
-  b[at] = uint8_t(v >> 8);
-  b[at + 1] = uint8_t(v);
-}
 
 Status putCharString(std::vector<uint8_t>& b, std::string_view s) {
   if (s.size() > 255) return Error::invalid("character-string longer than 255 octets");
@@ -45,7 +34,7 @@ class Compressor {
       if (compress) {
         for (const auto& e : entries_) {
           if (wireNamesEqual(e.suffix, suffix)) {
-            putU16(out, uint16_t(0xC000 | e.offset));
+            appendU16(out, uint16_t(0xC000 | e.offset));
             return;
           }
         }
@@ -107,26 +96,26 @@ Status putRdata(std::vector<uint8_t>& out, Compressor* c, RrType type, const Rda
       if (auto* s = std::get_if<Soa>(&data)) {
         name(s->mname, true);
         name(s->rname, true);
-        putU32(out, s->serial);
-        putU32(out, s->refresh);
-        putU32(out, s->retry);
-        putU32(out, s->expire);
-        putU32(out, s->minimum);
+        appendU32(out, s->serial);
+        appendU32(out, s->refresh);
+        appendU32(out, s->retry);
+        appendU32(out, s->expire);
+        appendU32(out, s->minimum);
         return Status::success();
       }
       break;
     case RrType::MX:
       if (auto* m = std::get_if<Mx>(&data)) {
-        putU16(out, m->preference);
+        appendU16(out, m->preference);
         name(m->exchange, true);
         return Status::success();
       }
       break;
     case RrType::SRV:
       if (auto* s = std::get_if<Srv>(&data)) {
-        putU16(out, s->priority);
-        putU16(out, s->weight);
-        putU16(out, s->port);
+        appendU16(out, s->priority);
+        appendU16(out, s->weight);
+        appendU16(out, s->port);
         name(s->target, false);  // RFC 2782: the target is not compressed
         return Status::success();
       }
@@ -157,31 +146,31 @@ Status putRdata(std::vector<uint8_t>& out, Compressor* c, RrType type, const Rda
 Status putRecord(std::vector<uint8_t>& out, Compressor& c, const ResourceRecord& rr) {
   if (rr.type == RrType::OPT) return Error::invalid("OPT belongs in Message::edns");
   c.write(out, rr.name, true);
-  putU16(out, uint16_t(rr.type));
-  putU16(out, rr.rclass);
-  putU32(out, rr.ttl);
+  appendU16(out, uint16_t(rr.type));
+  appendU16(out, rr.rclass);
+  appendU32(out, rr.ttl);
   const size_t lenAt = out.size();
-  putU16(out, 0);
+  appendU16(out, 0);
   VNET_TRY(putRdata(out, &c, rr.type, rr.data));
   const size_t len = out.size() - lenAt - 2;
   if (len > 0xFFFF) return Error::invalid("rdata longer than 65535 octets");
-  setU16(out, lenAt, uint16_t(len));
+  storeU16(out, lenAt, uint16_t(len));
   return Status::success();
 }
 
 void putOpt(std::vector<uint8_t>& out, const Edns& e) {
   out.push_back(0);  // owner: root (RFC 6891 §6.1.2)
-  putU16(out, uint16_t(RrType::OPT));
-  putU16(out, e.udpSize);
+  appendU16(out, uint16_t(RrType::OPT));
+  appendU16(out, e.udpSize);
   out.push_back(e.extendedRcode);
   out.push_back(e.version);
-  putU16(out, e.dnssecOk ? 0x8000 : 0);
+  appendU16(out, e.dnssecOk ? 0x8000 : 0);
   size_t len = 0;
   for (const auto& o : e.options) len += 4 + o.data.size();
-  putU16(out, uint16_t(len));
+  appendU16(out, uint16_t(len));
   for (const auto& o : e.options) {
-    putU16(out, o.code);
-    putU16(out, uint16_t(o.data.size()));
+    appendU16(out, o.code);
+    appendU16(out, uint16_t(o.data.size()));
     out.insert(out.end(), o.data.begin(), o.data.end());
   }
 }
@@ -481,16 +470,16 @@ Result<std::vector<uint8_t>> serializeMessage(const Message& m, size_t maxSize) 
   Compressor c;
   Header h = m.header;
   if (m.questions.size() > 0xFFFF) return Error::invalid("too many questions");
-  putU16(out, h.id);
-  putU16(out, 0);  // flags, written last (TC may change)
-  putU16(out, uint16_t(m.questions.size()));
-  putU16(out, 0);
-  putU16(out, 0);
-  putU16(out, 0);
+  appendU16(out, h.id);
+  appendU16(out, 0);  // flags, written last (TC may change)
+  appendU16(out, uint16_t(m.questions.size()));
+  appendU16(out, 0);
+  appendU16(out, 0);
+  appendU16(out, 0);
   for (const auto& q : m.questions) {
     c.write(out, q.name, true);
-    putU16(out, uint16_t(q.type));
-    putU16(out, q.qclass);
+    appendU16(out, uint16_t(q.type));
+    appendU16(out, q.qclass);
   }
   const size_t reserve = m.edns ? optSize(*m.edns) : 0;
   if (out.size() + reserve > maxSize) return Error::invalid("question does not fit the size limit");
@@ -519,10 +508,10 @@ Result<std::vector<uint8_t>> serializeMessage(const Message& m, size_t maxSize) 
     putOpt(out, *m.edns);
     ++arcount;
   }
-  setU16(out, 2, h.flags());
-  setU16(out, 6, counts[0]);
-  setU16(out, 8, counts[1]);
-  setU16(out, 10, arcount);
+  storeU16(out, 2, h.flags());
+  storeU16(out, 6, counts[0]);
+  storeU16(out, 8, counts[1]);
+  storeU16(out, 10, arcount);
   return out;
 }
 

@@ -1,4 +1,5 @@
 #include "dns/resolver.h"
+#include "base/bytes.h"
 
 #include <algorithm>
 #include <cstring>
@@ -22,29 +23,17 @@ constexpr size_t kOptRecordSize = 11;
 uint16_t getU16(std::span<const uint8_t> b, size_t at) {
   return uint16_t((b[at] << 8) | b[at + 1]);
 }
-void setU16(std::vector<uint8_t>& b, size_t at, uint16_t v) {
-  b[at] = uint8_t(v >> 8);
-  b[at + 1] = uint8_t(v);
-}
-void putU16(std::vector<uint8_t>& b, uint16_t v) {
-  b.push_back(uint8_t(v >> 8));
-  b.push_back(uint8_t(v));
-}
-void putU32(std::vector<uint8_t>& b, uint32_t v) {
-  putU16(b, uint16_t(v >> 16));
-  putU16(b, uint16_t(v));
-}
 
 // An OPT record advertising our payload size (RFC 6891 §6.1.2); rcode > 15 puts its upper
 // bits in the extended-rcode octet.
 void putOpt(std::vector<uint8_t>& out, uint16_t udpSize, bool dnssecOk, uint16_t rcode) {
   out.push_back(0);
-  putU16(out, uint16_t(RrType::OPT));
-  putU16(out, udpSize);
+  appendU16(out, uint16_t(RrType::OPT));
+  appendU16(out, udpSize);
   out.push_back(uint8_t(rcode >> 4));
   out.push_back(0);  // version 0
-  putU16(out, dnssecOk ? 0x8000 : 0);
-  putU16(out, 0);
+  appendU16(out, dnssecOk ? 0x8000 : 0);
+  appendU16(out, 0);
 }
 
 // A stored upstream response (fresh or cached) seen as bytes plus where its TTLs and OPT are.
@@ -82,11 +71,11 @@ std::vector<uint8_t> startReply(std::span<const uint8_t> query, size_t questionE
   out.reserve(reserve);
   const size_t copy = withQuestion ? questionEnd : kHeaderSize;
   out.assign(query.begin(), query.begin() + copy);
-  setU16(out, 2, flags);
-  setU16(out, 4, withQuestion ? 1 : 0);
-  setU16(out, 6, 0);
-  setU16(out, 8, 0);
-  setU16(out, 10, 0);
+  storeU16(out, 2, flags);
+  storeU16(out, 4, withQuestion ? 1 : 0);
+  storeU16(out, 6, 0);
+  storeU16(out, 8, 0);
+  storeU16(out, 10, 0);
   return out;
 }
 
@@ -95,15 +84,15 @@ std::vector<uint8_t> startReply(std::span<const uint8_t> query, size_t questionE
 std::vector<uint8_t> questionOnlyReply(const ClientQuery& q, uint16_t flags, uint16_t ourUdpSize) {
   std::vector<uint8_t> r;
   r.reserve(kHeaderSize + q.question.name.wireSize() + 4 + kOptRecordSize);
-  putU16(r, q.id);
-  putU16(r, flags);
-  putU16(r, 1);
-  putU16(r, 0);
-  putU16(r, 0);
-  putU16(r, q.edns ? 1 : 0);
+  appendU16(r, q.id);
+  appendU16(r, flags);
+  appendU16(r, 1);
+  appendU16(r, 0);
+  appendU16(r, 0);
+  appendU16(r, q.edns ? 1 : 0);
   r.insert(r.end(), q.question.name.wire().begin(), q.question.name.wire().end());
-  putU16(r, uint16_t(q.question.type));
-  putU16(r, q.question.qclass);
+  appendU16(r, uint16_t(q.question.type));
+  appendU16(r, q.question.qclass);
   if (q.edns) putOpt(r, ourUdpSize, q.dnssecOk, 0);
   return r;
 }
@@ -124,8 +113,8 @@ std::vector<uint8_t> buildAnswer(const ClientQuery& q, const WireAnswer& a, uint
   std::vector<uint8_t> r;
   r.reserve(a.wire.size() + kOptRecordSize);
   r.assign(a.wire.begin(), a.wire.end());
-  setU16(r, 0, q.id);
-  setU16(r, 2, flags);
+  storeU16(r, 0, q.id);
+  storeU16(r, 2, flags);
   const std::span<const uint8_t> qn = q.question.name.wire();
   if (getU16(a.wire, 4) == 1 && a.wire.size() >= kHeaderSize + qn.size() &&
       wireNamesEqual(a.wire.subspan(kHeaderSize, qn.size()), qn)) {
@@ -143,7 +132,7 @@ std::vector<uint8_t> buildAnswer(const ClientQuery& q, const WireAnswer& a, uint
   uint16_t arcount = getU16(r, 10);
   if (q.edns) {
     if (a.hasOpt) {
-      setU16(r, a.optOffset + 3, ourUdpSize);  // OPT CLASS: our payload size
+      storeU16(r, a.optOffset + 3, ourUdpSize);  // OPT CLASS: our payload size
     } else {
       putOpt(r, ourUdpSize, q.dnssecOk, 0);
       ++arcount;
@@ -152,7 +141,7 @@ std::vector<uint8_t> buildAnswer(const ClientQuery& q, const WireAnswer& a, uint
     r.resize(a.optOffset);
     --arcount;
   }
-  setU16(r, 10, arcount);
+  storeU16(r, 10, arcount);
   if (r.size() > q.maxSize) {
     // RFC 2181 §9: too big for this client's UDP; TC asks it to come back over TCP.
     return questionOnlyReply(q, uint16_t(flags | kFlagTc), ourUdpSize);
@@ -227,7 +216,7 @@ Resolver::Outcome Resolver::handle(std::span<const uint8_t> query, const IpAddre
                                         oneQuestion, l.questionEnd + kOptRecordSize);
     if (q.edns || rcode > 0xF) {
       putOpt(r, config_.maxUdpSize, q.dnssecOk, rcode);
-      setU16(r, 10, 1);
+      storeU16(r, 10, 1);
     }
     return r;
   };
@@ -270,11 +259,11 @@ Resolver::Outcome Resolver::handle(std::span<const uint8_t> query, const IpAddre
         query, l.questionEnd, uint16_t(baseFlags | (aa ? kFlagAa : 0) | rcode), true, 512);
     uint16_t ancount = 0;
     auto putAnswer = [&](RrType type, uint32_t ttl, std::span<const uint8_t> rdata) {
-      putU16(r, 0xC000 | kHeaderSize);  // owner: the question name
-      putU16(r, uint16_t(type));
-      putU16(r, kClassIn);
-      putU32(r, ttl);
-      putU16(r, uint16_t(rdata.size()));
+      appendU16(r, 0xC000 | kHeaderSize);  // owner: the question name
+      appendU16(r, uint16_t(type));
+      appendU16(r, kClassIn);
+      appendU32(r, ttl);
+      appendU16(r, uint16_t(rdata.size()));
       r.insert(r.end(), rdata.begin(), rdata.end());
       ++ancount;
     };
@@ -294,22 +283,22 @@ Resolver::Outcome Resolver::handle(std::span<const uint8_t> query, const IpAddre
       // RFC 2308 §3: negative answers carry the zone's SOA in the authority section.
       const Name& apex = za.soa->owner;
       if (l.question.name.isUnder(apex)) {
-        putU16(r, uint16_t(0xC000 | (kHeaderSize + l.question.name.wireSize() - apex.wireSize())));
+        appendU16(r, uint16_t(0xC000 | (kHeaderSize + l.question.name.wireSize() - apex.wireSize())));
       } else {
         r.insert(r.end(), apex.wire().begin(), apex.wire().end());
       }
-      putU16(r, uint16_t(RrType::SOA));
-      putU16(r, kClassIn);
-      putU32(r, za.soa->record.ttl);
-      putU16(r, uint16_t(za.soa->record.rdata.size()));
+      appendU16(r, uint16_t(RrType::SOA));
+      appendU16(r, kClassIn);
+      appendU32(r, za.soa->record.ttl);
+      appendU16(r, uint16_t(za.soa->record.rdata.size()));
       r.insert(r.end(), za.soa->record.rdata.begin(), za.soa->record.rdata.end());
       nscount = 1;
     }
-    setU16(r, 6, ancount);
-    setU16(r, 8, nscount);
+    storeU16(r, 6, ancount);
+    storeU16(r, 8, nscount);
     if (q.edns) {
       putOpt(r, config_.maxUdpSize, q.dnssecOk, 0);
-      setU16(r, 10, 1);
+      storeU16(r, 10, 1);
     }
     if (r.size() > q.maxSize) {
       // RFC 2181 §9: what does not fit is dropped whole and TC tells the client to retry
@@ -318,7 +307,7 @@ Resolver::Outcome Resolver::handle(std::span<const uint8_t> query, const IpAddre
                      uint16_t(baseFlags | (aa ? kFlagAa : 0) | kFlagTc | rcode), true, 0);
       if (q.edns) {
         putOpt(r, config_.maxUdpSize, q.dnssecOk, 0);
-        setU16(r, 10, 1);
+        storeU16(r, 10, 1);
       }
     }
     out.reply = std::move(r);

@@ -29,6 +29,15 @@ struct RouteInfo {
   unsigned metric = 0;
 };
 
+// "10.0.0.0/8 via 192.168.122.2 dev vnbr0 metric 5", as `ip route` words it.
+inline std::string describeRoute(const RouteInfo& r) {
+  std::string s = r.destination.toString();
+  if (r.gateway) s += " via " + r.gateway->toString();
+  if (!r.device.empty()) s += " dev " + r.device;
+  if (r.metric != 0) s += " metric " + std::to_string(r.metric);
+  return s;
+}
+
 struct BridgeSpec {
   std::string name;
   std::optional<Mac> mac;

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "api/json_text.h"
 #include "cmd/vnetctl/cli.h"
 
 namespace vnetctl {
@@ -16,7 +17,7 @@ namespace {
 
 json xmlBody(const std::string& xml) { return json{{"xml", xml}}; }
 
-void printJson(const json& j) { std::cout << j.dump(2) << "\n"; }
+void printJson(const json& j) { std::cout << vnet::api::jsonText(j, 2) << "\n"; }
 
 std::string findNameByUuid(const Globals& g, const std::string& uuid) {
   for (const auto& n : callJson(g, "GET", "/v1/networks?all=1")) {
@@ -46,7 +47,7 @@ void netEdit(const Globals& g, const std::string& name) {
     std::cout << "Network " << name << " XML configuration not changed.\n";
     return;
   }
-  call(g, "PUT", networkPath(name), xmlBody(edited).dump());
+  call(g, "PUT", networkPath(name), vnet::api::jsonText(xmlBody(edited)));
   std::cout << "Network " << name << " XML configuration edited.\n";
 }
 
@@ -115,7 +116,7 @@ void addNetVerbs(CLI::App& app, Globals& g) {
     c->callback([&g, file, start = start] {
       std::string xml = readInputFile(*file);
       json n = callJson(g, "POST", std::string("/v1/networks") + (start ? "?start=1" : ""),
-                        xmlBody(xml).dump());
+                        vnet::api::jsonText(xmlBody(xml)));
       std::cout << "Network " << n.value("name", "") << (start ? " created from " : " defined from ")
                 << *file << "\n";
     });
@@ -148,7 +149,7 @@ void addNetVerbs(CLI::App& app, Globals& g) {
     c->add_flag("--disable", *disable, "do not autostart");
     c->callback([&g, name, disable] {
       bool on = !*disable;
-      call(g, "POST", networkPath(*name) + "/autostart", json{{"enabled", on}}.dump());
+      call(g, "POST", networkPath(*name) + "/autostart", vnet::api::jsonText(json{{"enabled", on}}));
       std::cout << "Network " << *name << (on ? " marked as autostarted" : " unmarked as autostarted")
                 << "\n";
     });
@@ -222,7 +223,7 @@ void addNetVerbs(CLI::App& app, Globals& g) {
       if (text.find('<') == std::string::npos) text = readInputFile(text);
       json req{{"command", *command}, {"section", *section}, {"xml", text}};
       if (g.parentIndex >= 0) req["parentIndex"] = g.parentIndex;
-      call(g, "POST", networkPath(*name) + "/update", req.dump());
+      call(g, "POST", networkPath(*name) + "/update", vnet::api::jsonText(req));
       std::cout << "Updated network " << *name << " live state and persistent config\n";
     });
   }

@@ -1,6 +1,7 @@
 // port-add / port-del / port-list: guest ports (taps for QEMU, veths into containers).
 #include <iostream>
 
+#include "api/json_text.h"
 #include "cmd/vnetctl/cli.h"
 
 namespace vnetctl {
@@ -33,9 +34,9 @@ void addPortVerbs(CLI::App& app, Globals& g) {
       if (*owner >= 0) req["owner"] = *owner;
       if (!netns->empty()) req["netns"] = *netns;
       if (!ifname->empty()) req["ifname"] = *ifname;
-      json p = callJson(g, "POST", networkPath(*net) + "/ports", req.dump());
+      json p = callJson(g, "POST", networkPath(*net) + "/ports", vnet::api::jsonText(req));
       if (g.json()) {
-        std::cout << p.dump(2) << "\n";
+        std::cout << vnet::api::jsonText(p, 2) << "\n";
         return;
       }
       std::cout << "Port " << p.value("name", "") << " added to network " << *net << " (guest MAC "
@@ -65,7 +66,7 @@ void addPortVerbs(CLI::App& app, Globals& g) {
     c->callback([&g, net] {
       json ports = callJson(g, "GET", networkPath(*net) + "/ports");
       if (g.json()) {
-        std::cout << ports.dump(2) << "\n";
+        std::cout << vnet::api::jsonText(ports, 2) << "\n";
         return;
       }
       std::vector<std::vector<std::string>> rows;

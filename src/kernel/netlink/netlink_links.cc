@@ -133,14 +133,6 @@ void forEachObject(nl_cache* cache, Fn&& fn) {
   }
 }
 
-std::string describeRoute(const RouteInfo& r) {
-  std::string s = r.destination.toString();
-  if (r.gateway) s += " via " + r.gateway->toString();
-  if (!r.device.empty()) s += " dev " + r.device;
-  if (r.metric != 0) s += " metric " + std::to_string(r.metric);
-  return s;
-}
-
 // A bound rtnetlink socket in the network namespace `netnsFd` (-1: the calling
 // thread's). A socket stays in the namespace it was created in, so for another
 // namespace a short-lived thread enters it and creates the socket there.

@@ -159,24 +159,46 @@ Result<NetworkObjects> NftFirewall::installed(std::string_view name) {
   return parseInstalled(*json, name);
 }
 
+Result<NetworkObjects> NftFirewall::current(const std::string& name, bool trustCache) {
+  if (trustCache) {
+    if (auto it = known_.find(name); it != known_.end()) return it->second;
+  }
+  return installed(name);
+}
+
 Status NftFirewall::addNetwork(const model::Network& net) {
   const std::string ctx = "adding rules for network '" + net.name + "'";
   if (Status s = checkRenderable(net); !s) return std::move(s).error().context(ctx);
-  auto current = installed(net.name);
-  if (!current) return std::move(current).error().context(ctx);
-  if (Status s = apply(renderAddNetwork(net, *current)); !s) {
-    return std::move(s).error().context(ctx);
+  // What we installed ourselves is known without reading the table back; when the batch
+  // fails against that (someone changed the table), retry once against what is there.
+  Status s;
+  for (bool trustCache : {true, false}) {
+    auto replacing = current(net.name, trustCache);
+    if (!replacing) return std::move(replacing).error().context(ctx);
+    s = apply(renderAddNetwork(net, *replacing));
+    if (s.ok()) {
+      known_[net.name] = objectsOf(net);
+      return s;
+    }
+    if (!known_.erase(net.name)) break;
   }
-  return Status::success();
+  return std::move(s).error().context(ctx);
 }
 
 Status NftFirewall::removeNetwork(const model::Network& net) {
   const std::string ctx = "removing rules for network '" + net.name + "'";
-  auto current = installed(net.name);
-  if (!current) return std::move(current).error().context(ctx);
-  if (current->empty()) return Status::success();
-  if (Status s = apply(renderRemove(*current)); !s) return std::move(s).error().context(ctx);
-  return Status::success();
+  Status s;
+  for (bool trustCache : {true, false}) {
+    auto objects = current(net.name, trustCache);
+    if (!objects) return std::move(objects).error().context(ctx);
+    s = objects->empty() ? Status::success() : apply(renderRemove(*objects));
+    if (s.ok()) {
+      known_.erase(net.name);
+      return s;
+    }
+    if (!known_.erase(net.name)) break;
+  }
+  return std::move(s).error().context(ctx);
 }
 
 Result<std::string> NftFirewall::listTable() {

@@ -4,6 +4,7 @@
 // `table inet vnet`. Not thread-safe: one caller at a time.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -23,8 +24,9 @@ class NftFirewall final : public Firewall {
   NftFirewall(const NftFirewall&) = delete;
   NftFirewall& operator=(const NftFirewall&) = delete;
 
-  // Replaces whatever the table holds for `net.name` (found by listing our table, so a
-  // changed definition or leftovers of an earlier run are cleaned up in the same batch).
+  // Replaces whatever the table holds for `net.name` in one batch: what this object
+  // installed itself is remembered; otherwise (leftovers of an earlier run, adoption after a
+  // restart, or a batch that failed against the remembered state) the table is listed.
   // Error context: "adding rules for network '<name>'".
   Status addNetwork(const model::Network& net) override;
   // Deletes the map elements and chains the table holds for `net.name`; success when it
@@ -47,8 +49,13 @@ class NftFirewall final : public Firewall {
   explicit NftFirewall(std::unique_ptr<nft_ctx, CtxDeleter> ctx);
   // Runs `script`, returning libnftables' output (JSON when `json`).
   Result<std::string> run(std::string_view script, bool json);
+  // The objects of network `name`: from known_ when trustCache and present, else listed.
+  Result<NetworkObjects> current(const std::string& name, bool trustCache);
 
   std::unique_ptr<nft_ctx, CtxDeleter> ctx_;
+  // What we installed per network, so that a start or stop need not list the whole table
+  // (that listing grows with the number of networks).
+  std::map<std::string, NetworkObjects> known_;
 };
 
 Result<std::unique_ptr<Firewall>> makeNftFirewall();

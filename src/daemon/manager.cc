@@ -291,6 +291,14 @@ Status Manager::destroy(const std::string& name) {
   if (!e->live) return Error::conflict("network " + quoted(name) + " is not active");
   ErrorList errs;
   e->services.reset();
+  if (e->live->mode == model::ForwardMode::Bridge) {
+    // The bridge is not ours, so stopping leaves it; the ports we put on it go.
+    if (auto stored = state_.ports()) {
+      for (const auto& p : *stored) {
+        if (p.network == name) errs.add(links_.deleteLink(p.name));
+      }
+    }
+  }
   errs.add(datapath_.stop(*e->live));
   errs.add(state_.removePortsOf(name));
   errs.add(state_.clearActive(name));

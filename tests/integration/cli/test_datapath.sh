@@ -39,6 +39,9 @@ lab_inet ip route add 192.168.122.0/24 via 203.0.113.2
 check_fails "nat: inet cannot open a connection to a guest" lab_inet ping -c 1 -W 1 192.168.122.10
 lab_inet ip route del 192.168.122.0/24 via 203.0.113.2
 check_output "nat: our table has the masquerade rule" 'masquerade' lab_host nft list table inet vnet
+check_output "ip_forward is on in the host namespace" '^1$' lab_host cat /proc/sys/net/ipv4/ip_forward
+check_output "no IPv6 on a bridge without IPv6" '^1$' lab_host cat /proc/sys/net/ipv6/conf/vnbr0/disable_ipv6
+check_output "the bridge has STP on" 'stp_state 1' lab_host ip -d link show vnbr0
 
 # --- isolated ---
 netdef iso none isobr 20
@@ -51,8 +54,20 @@ lab_inet ip route add 10.20.0.0/24 via 203.0.113.2
 check_fails "isolated: inet -> guest fails" lab_inet ping -c 1 -W 1 10.20.0.10
 lab_inet ip route del 10.20.0.0/24 via 203.0.113.2
 
-# --- route ---
-netdef rt route rtbr 30
+# --- route (with a <route> via a guest) ---
+cat > "$LAB_DIR/rt.xml" <<'XML'
+<network>
+  <name>rt</name>
+  <forward mode='route'/>
+  <bridge name='rtbr'/>
+  <mtu size='1400'/>
+  <ip address='10.30.0.1' prefix='24'/>
+  <route address='10.99.0.0' prefix='24' gateway='10.30.0.10'/>
+</network>
+XML
+lab_ctl net-define "$LAB_DIR/rt.xml" >/dev/null && lab_ctl net-start rt >/dev/null
+check_output "route: <route> is installed via the guest" '10\.99\.0\.0/24 via 10\.30\.0\.10 dev rtbr' lab_host ip route
+check_output "route: <mtu> is set on the bridge" 'mtu 1400' lab_host ip link show rtbr
 lab_guest r1 rt 10.30.0.10/24 10.30.0.1
 lab_inet ip route add 10.30.0.0/24 via 203.0.113.2
 check "route: inet reaches the guest" lab_inet ping -c 1 -W 2 10.30.0.10
@@ -88,6 +103,27 @@ lab_host ip link set foreign0 master vnbr0
 check_output "a tap someone else put on our bridge shows in port-list" 'foreign0 +adopted' lab_ctl port-list default
 lab_host ip link del foreign0
 
+# --- bridge mode: an existing bridge, nothing created ---
+lab_host ip link add extbr type bridge
+lab_host ip link set extbr up
+cat > "$LAB_DIR/brmode.xml" <<'XML'
+<network>
+  <name>brmode</name>
+  <forward mode='bridge'/>
+  <bridge name='extbr'/>
+</network>
+XML
+lab_ctl net-define "$LAB_DIR/brmode.xml" >/dev/null
+before_tbl=$(lab_host nft list table inet vnet)
+check "bridge mode: starts on the existing bridge" lab_ctl net-start brmode
+check "bridge mode: no rules added" test "$before_tbl" = "$(lab_host nft list table inet vnet)"
+lab_netns_add "$(lab_ns bm1)"
+check "bridge mode: port-add attaches to the existing bridge" lab_ctl port-add brmode --netns "$(lab_ns bm1)"
+check_output "bridge mode: the veth is on extbr" 'master extbr' lab_host ip -o link show master extbr
+check "bridge mode: net-destroy" lab_ctl net-destroy brmode
+check "bridge mode: the bridge itself stays" lab_host ip link show extbr
+check_fails "bridge mode: our port is gone from it" bash -c "ip netns exec $LAB_HOST ip -o link show master extbr | grep -q ."
+
 # --- refused starts leave the namespace exactly as before ---
 snapshot() { lab_host ip -o link show | sed 's/^[0-9]*: //' | sort; lab_host ip -o addr show | sed 's/^[0-9]*: //' | sort; lab_host nft list ruleset; }
 lab_dev "$LAB_HOST" busy0
@@ -111,7 +147,7 @@ check "refused start (unsupported) left the namespace as it was" test "$before" 
 
 # --- destroy leaves nothing ---
 for n in iso rt opn nat2 default; do lab_ctl net-destroy "$n" >/dev/null; done
-check_fails "no vnet bridges left" bash -c "ip netns exec $LAB_HOST ip -o link show type bridge | grep -q ."
+check_fails "no vnet bridges left (extbr is the test's own)" bash -c "ip netns exec $LAB_HOST ip -o link show type bridge | grep -v extbr | grep -q ."
 check_fails "no vnet ports left" bash -c "ip netns exec $LAB_HOST ip -o link show | grep -Eq 'vnet[0-9]|vnh'"
 table=$(lab_host nft list table inet vnet 2>/dev/null || true)
 check "no element of any destroyed network left in our table" \

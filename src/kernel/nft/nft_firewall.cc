@@ -43,15 +43,15 @@ std::optional<std::string> keyText(const nlohmann::json& key, bool quoted) {
 
 }  // namespace
 
-Result<NetworkObjects> parseInstalled(std::string_view listJson, std::string_view name) {
+namespace {
+
+// The chains and jump elements of a JSON listing whose chain satisfies `ours`.
+template <typename Pred>
+Result<NetworkObjects> parseListing(std::string_view listJson, Pred ours) {
   auto doc = nlohmann::json::parse(listJson, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.contains("nftables") || !doc["nftables"].is_array()) {
     return Error("unexpected nft JSON listing of table " + kTableRef);
   }
-  const std::vector<std::string> candidates = possibleChains(name);
-  auto ours = [&](const std::string& chain) {
-    return std::find(candidates.begin(), candidates.end(), chain) != candidates.end();
-  };
 
   NetworkObjects objects;
   for (const auto& item : doc["nftables"]) {
@@ -76,6 +76,39 @@ Result<NetworkObjects> parseInstalled(std::string_view listJson, std::string_vie
     }
   }
   return objects;
+}
+
+// The part of `all` that belongs to network `name`.
+NetworkObjects objectsOfNetwork(const NetworkObjects& all, std::string_view name) {
+  const std::vector<std::string> candidates = possibleChains(name);
+  auto ours = [&](const std::string& chain) {
+    return std::find(candidates.begin(), candidates.end(), chain) != candidates.end();
+  };
+  NetworkObjects out;
+  for (const auto& c : all.chains) {
+    if (ours(c)) out.chains.push_back(c);
+  }
+  for (const auto& e : all.elements) {
+    if (ours(e.chain)) out.elements.push_back(e);
+  }
+  return out;
+}
+
+void subtract(NetworkObjects& all, const NetworkObjects& gone) {
+  std::erase_if(all.chains, [&](const std::string& c) {
+    return std::find(gone.chains.begin(), gone.chains.end(), c) != gone.chains.end();
+  });
+  std::erase_if(all.elements, [&](const MapElement& e) {
+    return std::find(gone.elements.begin(), gone.elements.end(), e) != gone.elements.end();
+  });
+}
+
+}  // namespace
+
+Result<NetworkObjects> parseInstalled(std::string_view listJson, std::string_view name) {
+  auto all = parseListing(listJson, [](const std::string&) { return true; });
+  if (!all) return std::move(all).error();
+  return objectsOfNetwork(*all, name);
 }
 
 void NftFirewall::CtxDeleter::operator()(nft_ctx* ctx) const {
@@ -160,45 +193,58 @@ Result<NetworkObjects> NftFirewall::installed(std::string_view name) {
 }
 
 Result<NetworkObjects> NftFirewall::current(const std::string& name, bool trustCache) {
-  if (trustCache) {
-    if (auto it = known_.find(name); it != known_.end()) return it->second;
+  if (!trustCache || !table_) {
+    table_.reset();
+    NetworkObjects all;
+    if (tableExists()) {
+      auto json = run("list table " + kTableRef, true);
+      if (!json) return std::move(json).error().context("listing table " + kTableRef);
+      auto parsed = parseListing(*json, [](const std::string&) { return true; });
+      if (!parsed) return std::move(parsed).error();
+      all = std::move(*parsed);
+    }
+    table_ = std::move(all);
   }
-  return installed(name);
+  return objectsOfNetwork(*table_, name);
+}
+
+Status NftFirewall::replace(const std::string& name, const model::Network* net,
+                            const std::string& ctx) {
+  // The table is listed once and then tracked through our own batches; when a batch fails
+  // against the tracked state (someone changed the table), it is listed again and the
+  // batch retried once.
+  Status s;
+  for (bool trustCache : {true, false}) {
+    auto old = current(name, trustCache);
+    if (!old) return std::move(old).error().context(ctx);
+    if (net) {
+      s = apply(renderAddNetwork(*net, *old));
+    } else {
+      s = old->empty() ? Status::success() : apply(renderRemove(*old));
+    }
+    if (s.ok()) {
+      subtract(*table_, *old);
+      if (net) {
+        NetworkObjects added = objectsOf(*net);
+        table_->chains.insert(table_->chains.end(), added.chains.begin(), added.chains.end());
+        table_->elements.insert(table_->elements.end(), added.elements.begin(),
+                                added.elements.end());
+      }
+      return s;
+    }
+    table_.reset();
+  }
+  return std::move(s).error().context(ctx);
 }
 
 Status NftFirewall::addNetwork(const model::Network& net) {
   const std::string ctx = "adding rules for network '" + net.name + "'";
   if (Status s = checkRenderable(net); !s) return std::move(s).error().context(ctx);
-  // What we installed ourselves is known without reading the table back; when the batch
-  // fails against that (someone changed the table), retry once against what is there.
-  Status s;
-  for (bool trustCache : {true, false}) {
-    auto replacing = current(net.name, trustCache);
-    if (!replacing) return std::move(replacing).error().context(ctx);
-    s = apply(renderAddNetwork(net, *replacing));
-    if (s.ok()) {
-      known_[net.name] = objectsOf(net);
-      return s;
-    }
-    if (!known_.erase(net.name)) break;
-  }
-  return std::move(s).error().context(ctx);
+  return replace(net.name, &net, ctx);
 }
 
 Status NftFirewall::removeNetwork(const model::Network& net) {
-  const std::string ctx = "removing rules for network '" + net.name + "'";
-  Status s;
-  for (bool trustCache : {true, false}) {
-    auto objects = current(net.name, trustCache);
-    if (!objects) return std::move(objects).error().context(ctx);
-    s = objects->empty() ? Status::success() : apply(renderRemove(*objects));
-    if (s.ok()) {
-      known_.erase(net.name);
-      return s;
-    }
-    if (!known_.erase(net.name)) break;
-  }
-  return std::move(s).error().context(ctx);
+  return replace(net.name, nullptr, "removing rules for network '" + net.name + "'");
 }
 
 Result<std::string> NftFirewall::listTable() {

@@ -4,8 +4,8 @@
 // `table inet vnet`. Not thread-safe: one caller at a time.
 #pragma once
 
-#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -49,13 +49,17 @@ class NftFirewall final : public Firewall {
   explicit NftFirewall(std::unique_ptr<nft_ctx, CtxDeleter> ctx);
   // Runs `script`, returning libnftables' output (JSON when `json`).
   Result<std::string> run(std::string_view script, bool json);
-  // The objects of network `name`: from known_ when trustCache and present, else listed.
+  // The objects network `name` has in the table: from the tracked state when trustCache
+  // and known, else from a fresh listing (which then becomes the tracked state).
   Result<NetworkObjects> current(const std::string& name, bool trustCache);
+  // Replaces network `name`'s objects by those of *net (nullptr: removes them).
+  Status replace(const std::string& name, const model::Network* net, const std::string& ctx);
 
   std::unique_ptr<nft_ctx, CtxDeleter> ctx_;
-  // What we installed per network, so that a start or stop need not list the whole table
-  // (that listing grows with the number of networks).
-  std::map<std::string, NetworkObjects> known_;
+  // Everything of ours in the table (all networks' chains and map elements), listed once
+  // and then kept up to date by our own batches, so that a start or stop does not list a
+  // table that grows with the number of networks.
+  std::optional<NetworkObjects> table_;
 };
 
 Result<std::unique_ptr<Firewall>> makeNftFirewall();

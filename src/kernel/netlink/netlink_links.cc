@@ -1,5 +1,7 @@
 #include "kernel/netlink/netlink_links.h"
 
+#include <net/if.h>
+
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_addr.h>
@@ -417,10 +419,17 @@ Result<std::vector<Cidr>> NetlinkLinks::addresses(const std::string& dev) {
 
 Result<std::vector<RouteInfo>> NetlinkLinks::routes() {
   const std::string ctx = "listing routes";
-  auto links = listLinks();
-  VNET_NL_TRY(links, ctx);
+  // Device names of the routes' ifindexes, looked up one by one (SIOCGIFNAME): dumping
+  // every link with all its attributes costs more, and grows with the number of ports.
   std::map<int, std::string> names;
-  for (const auto& link : *links) names[link.ifindex] = link.name;
+  auto nameOf = [&names](int ifindex) -> const std::string& {
+    auto [it, fresh] = names.try_emplace(ifindex);
+    if (fresh) {
+      char buf[IF_NAMESIZE] = {};
+      if (::if_indextoname(static_cast<unsigned>(ifindex), buf)) it->second = buf;
+    }
+    return it->second;
+  };
 
   nl_cache* raw = nullptr;
   Status s = request([&] { return rtnl_route_alloc_cache(sock_.get(), AF_UNSPEC, 0, &raw); });
@@ -437,9 +446,7 @@ Result<std::vector<RouteInfo>> NetlinkLinks::routes() {
     info.metric = rtnl_route_get_priority(r);
     if (rtnl_route_get_nnexthops(r) > 0) {
       rtnl_nexthop* nh = rtnl_route_nexthop_n(r, 0);
-      if (auto it = names.find(rtnl_route_nh_get_ifindex(nh)); it != names.end()) {
-        info.device = it->second;
-      }
+      info.device = nameOf(rtnl_route_nh_get_ifindex(nh));
       info.gateway = nl::fromNlAddr(rtnl_route_nh_get_gateway(nh));
     }
     out.push_back(std::move(info));

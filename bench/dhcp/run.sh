@@ -60,6 +60,12 @@ if command -v dnsmasq >/dev/null; then SERVERS+=(dnsmasq); else DNSMASQ_MISSING=
 
 LAB_QUIET=1
 lab_init
+# Private copies of the binaries: others may rebuild build/release while this runs (and
+# vnetd is started more than once).
+mkdir -p "$LAB_DIR/bin"
+cp "$VNETD" "$VNETCTL" "$LAB_DIR/bin/"
+VNETD="$LAB_DIR/bin/vnetd" VNETCTL="$LAB_DIR/bin/vnetctl"
+echo "binaries: vnetd built $(date -r "$LAB_DIR/bin/vnetd" '+%F %T'), sha256 $(sha256sum "$VNETD" | cut -c1-12)"
 lab_up
 RES="$LAB_DIR/results.tsv"
 : >"$RES"
@@ -260,14 +266,14 @@ run_perf() {
   local c0 c1 t0 t1 pc
   c0=$(cpu_ticks "$pid")
   local e0 e1 log naks
-  e0=$(rcvbuf_errors "${SRVNS[$s]}")
+  e0=$(rcvbuf_errors "${SRVNS[$s]}"); local f0 f1; f0=$(rcvbuf_errors "${CLI[$s]}")
   t0=$(date +%s%N)
   ( timeout $((dur + 30)) ip netns exec "${CLI[$s]}" perfdhcp -4 -l eth0 -r "$rate" -R "$CLIENTS" \
-      -b "mac=$base" -p "$dur" -n "$nreq" -W 300000 -x t >"$out" 2>&1 || true
+      -b "mac=$base" -p "$dur" -n "$nreq" -W 1000000 -x t >"$out" 2>&1 || true
     times >"$out.times" )
   t1=$(date +%s%N)
   c1=$(cpu_ticks "$pid")
-  e1=$(rcvbuf_errors "${SRVNS[$s]}")
+  e1=$(rcvbuf_errors "${SRVNS[$s]}"); f1=$(rcvbuf_errors "${CLI[$s]}")
   # `times`, second line: user and system time of the subshell's children (perfdhcp).
   pc=$(sed -n 2p "$out.times" | awk '{
     t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); t += a[1] * 60 + a[2] } print t }')
@@ -281,7 +287,7 @@ run_perf() {
   naks=$(grep -c 'DHCPNAK' "$log" 2>/dev/null || true)
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$phase" "$rate" "$parsed" \
     "$(awk -v a="$c0" -v b="$c1" -v t="$CLK_TCK" 'BEGIN {printf "%.3f", (b - a) / t}')" \
-    "$pc" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}')" "$rss" "$hwm" "$leases" "$((e1 - e0))" "${naks:-0}" >>"$RES"
+    "$pc" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}')" "$rss" "$hwm" "$leases" "$((e1 - e0))" "${naks:-0}" "$((f1 - f0))" >>"$RES"
   tail -1 "$RES" | awk -F'\t' '{printf "  %-8s %-6s %6s/s: done %8.0f/s  lost %6.2f%%  server cpu %6.2fs  perfdhcp cpu %6.2fs  leases %s  rcvbuf drops %s\n", $1, $2, $3, $4, $9, $14, $15, $19, $20}'
 }
 

@@ -3,8 +3,8 @@
 
 Columns of a perfdhcp line: server phase rate achieved do_sent do_recv ra_sent ra_recv loss%
 do_p50 do_p99 ra_p50 ra_p99 server_cpu_s perfdhcp_cpu_s wall_s rss_kb hwm_kb leases.
-rcvbuf_drops naks (UDP receive-buffer overflows in the server's namespace during the run;
-DHCPNAKs the server logged). A 'fillrss' line: server fillrss 0 rss_kb hwm_kb leases."""
+rcvbuf_drops naks client_rcvbuf_drops (UDP receive-buffer overflows in the server's namespace during the run;
+DHCPNAKs the server logged; overflows in perfdhcp's namespace). A 'fillrss' line: server fillrss 0 rss_kb hwm_kb leases."""
 import math
 import statistics
 import sys
@@ -26,7 +26,7 @@ for line in open(res):
     r = dict(server=f[0], phase=f[1], rate=int(f[2]))
     for i, k in enumerate(["achieved", "do_sent", "do_recv", "ra_sent", "ra_recv", "loss",
                            "do50", "do99", "ra50", "ra99", "cpu", "pcpu", "wall", "rss", "hwm",
-                           "leases", "rcvbuf", "naks"]):
+                           "leases", "rcvbuf", "naks", "clircvbuf"]):
         try:
             r[k] = float(f[3 + i])
         except (ValueError, IndexError):
@@ -89,7 +89,11 @@ for s in servers:
                        "receive buffer was full")
         if r["naks"] > 0:
             why.append(f"{r['naks']:.0f} DHCPNAKs logged")
-        gen = sent_frac < 0.9 or pcore(r) >= 0.9
+        if r["clircvbuf"] > 0:
+            why.append(f"{r['clircvbuf']:.0f} replies dropped in perfdhcp's own receive buffer")
+        # The generator is the limit when it could not send at the rate or could not take in
+        # the replies (perfdhcp -g multi runs two threads, so its CPU alone says little).
+        gen = sent_frac < 0.9 or r["clircvbuf"] > 0
         stop_note[s] = (f"stopped at {r['rate']}/s: {', '.join(why) or 'failed'}; perfdhcp sent "
                         f"{100 * sent_frac:.0f}% of the DISCOVERs asked for and used "
                         f"{pcore(r):.2f} cores; server used {r['cpu'] / r['wall']:.2f} cores",

@@ -53,6 +53,12 @@ DNSPERF_OPTS=(-c 8 -q 100 -t 2)
 
 LAB_QUIET=1
 lab_init
+# Private copies of the binaries: others may rebuild build/release while this runs (and
+# vnetd is started more than once).
+mkdir -p "$LAB_DIR/bin"
+cp "$VNETD" "$VNETCTL" "$LAB_DIR/bin/"
+VNETD="$LAB_DIR/bin/vnetd" VNETCTL="$LAB_DIR/bin/vnetctl"
+echo "binaries: vnetd built $(date -r "$LAB_DIR/bin/vnetd" '+%F %T'), sha256 $(sha256sum "$VNETD" | cut -c1-12)"
 lab_up
 RES="$LAB_DIR/results.tsv"
 : >"$RES"

@@ -58,6 +58,13 @@ Result<std::unique_ptr<UdpTransport>> UdpTransport::open(asio::io_context& io, S
   VNET_TRY(setopt(SOL_SOCKET, SO_REUSEADDR, &one, sizeof one, "SO_REUSEADDR"));
   VNET_TRY(setopt(SOL_SOCKET, SO_BROADCAST, &one, sizeof one, "SO_BROADCAST"));
   VNET_TRY(setopt(IPPROTO_IP, IP_PKTINFO, &one, sizeof one, "IP_PKTINFO"));
+  // Room for bursts that arrive while a batch waits for its lease commit (an fsync):
+  // with the default buffer the kernel drops requests during a slow sync. Best effort:
+  // SO_RCVBUFFORCE needs CAP_NET_ADMIN, SO_RCVBUF is capped by rmem_max.
+  const int rcvbuf = 4 << 20;
+  if (::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0) {
+    (void)::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  }
   VNET_TRY(setopt(SOL_SOCKET, SO_BINDTODEVICE, options.interface.c_str(),
                   socklen_t(options.interface.size()), "SO_BINDTODEVICE"));
   sockaddr_in addr{};
@@ -136,9 +143,15 @@ size_t UdpTransport::drainOnce() {
   }
   if (!handled) return n;
   ++counters_.batches;
+  // Replies that promise nothing durable (OFFER, NAK, INFORM's ACK) leave at once; only
+  // those that acknowledge a lease wait for the commit.
+  for (const Reply& r : m.replies) {
+    if (!r.requires_commit) send(r);
+  }
   const bool committed = m.server.commit().ok();
   for (const Reply& r : m.replies) {
-    if (r.requires_commit && !committed) {
+    if (!r.requires_commit) continue;
+    if (!committed) {
       ++counters_.dropped_uncommitted;
       continue;
     }

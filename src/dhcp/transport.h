@@ -1,10 +1,12 @@
 // The socket side of the DHCP server: one UDP socket per network on 0.0.0.0:67, bound to the
 // bridge with SO_BINDTODEVICE, driven by a single-threaded Boost.Asio io_context.
 //
-// Per wake-up the transport drains up to max_batch queued datagrams, hands each to
-// Server::handle(), calls Server::commit() once for the whole batch, and only then sends the
-// batch's replies (group commit: an ACK never leaves before its lease is durable). When the
-// commit fails, replies that depend on it are dropped and the clients retransmit.
+// Per wake-up the transport drains up to max_batch queued datagrams and hands each to
+// Server::handle(). Replies that need no commit (OFFER, NAK) leave at once; then it calls
+// Server::commit() once for the whole batch and only then sends the replies that depend on
+// it (group commit: an ACK never leaves before its lease is durable). When the commit fails,
+// those replies are dropped and the clients retransmit. The receive buffer is raised to
+// 4 MiB so that bursts arriving during a commit's fsync are queued, not dropped.
 //
 // Reply addressing follows the Destination the server chose (RFC 2131 §4.1). A client that
 // has no address yet and did not set the broadcast bit gets a unicast to yiaddr; as the

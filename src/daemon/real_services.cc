@@ -116,6 +116,14 @@ class DhcpService {
       if (Status s = server_->commit(); !s.ok()) {
         spdlog::warn("network '{}': recording expired leases: {}", network_, s.error().message());
       }
+      // One line per sweep, not per packet: a full pool under a DISCOVER flood must not
+      // flood the log too.
+      uint64_t exhausted = server_->stats().pool_exhausted;
+      if (exhausted > reportedExhausted_) {
+        spdlog::warn("network '{}': DHCP pool exhausted: {} DISCOVER(s) got no offer in the last {} s",
+                     network_, exhausted - reportedExhausted_, kExpirySweep.count());
+        reportedExhausted_ = exhausted;
+      }
       scheduleSweep();
     });
   }
@@ -123,6 +131,7 @@ class DhcpService {
   boost::asio::steady_timer timer_;
   std::string network_;
   int prefix_;
+  uint64_t reportedExhausted_ = 0;
   std::unique_ptr<dhcp::SqliteLeaseStore> store_;
   std::unique_ptr<dhcp::Server> server_;
   std::unique_ptr<dhcp::UdpTransport> transport_;

@@ -107,6 +107,24 @@ check "isolated: udhcpc gets a lease" lab_udhcpc i1
 check "isolated: no router option" test -z "$(kv i1 router)"
 check "isolated: still a DNS server" test "$(kv i1 dns)" = 10.20.0.1
 
+# --- an exhausted pool: no offer, a counter, a log line ---
+cat > "$LAB_DIR/tiny.xml" <<'XML'
+<network>
+  <name>tiny</name>
+  <bridge name='tinybr'/>
+  <ip address='10.21.0.1' prefix='24'>
+    <dhcp><range start='10.21.0.100' end='10.21.0.100'/></dhcp>
+  </ip>
+</network>
+XML
+lab_ctl net-define "$LAB_DIR/tiny.xml" >/dev/null && lab_ctl net-start tiny >/dev/null
+lab_guest t1 tiny
+lab_guest t2 tiny
+check "tiny pool: the first guest gets the only address" lab_udhcpc t1
+check_fails "tiny pool: the second guest gets no offer" lab_in t2 timeout 6 busybox udhcpc -i eth0 -n -q -t 2 -T 1 -s /bin/true
+check "tiny pool: vnetd logs the exhausted pool (within one 10 s sweep)" \
+  bash -c "for i in \$(seq 120); do grep -q \"network 'tiny': DHCP pool exhausted\" '$LAB_VNETD_LOG' && exit 0; sleep 0.1; done; exit 1"
+
 # --- the server answers only on its own bridge ---
 check_output "DHCP socket is bound to the bridge" '%vnbr0|%isobr' lab_host ss -ulpn 'sport = :67'
 

@@ -203,6 +203,13 @@ api::Router makeApiRouter(Manager& m) {
     }
     return ok(arr);
   });
+  r.add("GET", "/v1/networks/{name}/stats", [&m](const Request&, const Params& p) {
+    auto c = m.counters(p.at("name"));
+    if (!c) return fail(c.error());
+    json dhcp = json::object();
+    for (const auto& [key, value] : c->dhcp) dhcp[key] = value;
+    return ok(json{{"name", p.at("name")}, {"dhcp", dhcp}});
+  });
   r.add("POST", "/v1/networks/{name}/update", [&m](const Request& req, const Params& p) {
     auto j = jsonBody(req);
     if (!j) return fail(j.error());

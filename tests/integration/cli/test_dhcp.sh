@@ -77,6 +77,7 @@ MAC1=$(lab_in g1 cat /sys/class/net/eth0/address)
 check_output "net-dhcp-leases --mac" "$MAC1" lab_ctl net-dhcp-leases default --mac "$MAC1"
 check "net-dhcp-leases --mac shows only that lease" test "$(lab_ctl net-dhcp-leases default --mac "$MAC1" | grep -c ipv4)" = 1
 check "-o json leases parse" bash -c "'$VNETCTL' --socket '$LAB_SOCK' -o json net-dhcp-leases default | python3 -c 'import json,sys; l=json.load(sys.stdin); assert any(x[\"ip\"]==\"$IP1\" for x in l)'"
+check_output "GET /v1/networks/default/stats counts the ACKs" '"acks": [1-9]' curl -sf --unix-socket "$LAB_SOCK" http://vnetd/v1/networks/default/stats
 check "GET /v1/networks/default/leases" bash -c "curl -sf --unix-socket '$LAB_SOCK' http://vnetd/v1/networks/default/leases | grep -q '$IP1'"
 
 # --- restart: clients renew and keep their addresses ---

@@ -1,4 +1,5 @@
 // net-* verbs, named and worded like virsh's.
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -26,6 +27,21 @@ std::string findNameByUuid(const Globals& g, const std::string& uuid) {
   throw Failure{"no network with uuid " + uuid};
 }
 
+// Runs `cmd` with /bin/sh, `arg` as $1; returns its exit status (-1 if it could not run).
+int runShell(const std::string& cmd, const std::string& arg) {
+  pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), "sh", arg.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return -1;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 void netEdit(const Globals& g, const std::string& name) {
   std::string xml = call(g, "GET", networkPath(name) + "/xml?inactive=1");
   char tmpl[] = "/tmp/vnetctl-edit-XXXXXX.xml";
@@ -40,8 +56,10 @@ void netEdit(const Globals& g, const std::string& name) {
   std::ofstream(path) << xml;
   const char* editor = std::getenv("VISUAL");
   if (!editor || !*editor) editor = std::getenv("EDITOR");
-  std::string cmd = std::string(editor && *editor ? editor : "vi") + " '" + path + "'";
-  if (std::system(cmd.c_str()) != 0) throw Failure{"editor exited with an error; nothing changed"};
+  // Like virsh: $VISUAL or $EDITOR is a shell word list ("code --wait"), the file its last
+  // argument.
+  std::string editorCmd = std::string(editor && *editor ? editor : "vi") + " \"$1\"";
+  if (runShell(editorCmd, path) != 0) throw Failure{"editor exited with an error; nothing changed"};
   std::string edited = readInputFile(path);
   if (edited == xml) {
     std::cout << "Network " << name << " XML configuration not changed.\n";

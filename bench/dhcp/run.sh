@@ -35,13 +35,7 @@ QUICK=0
 [ "${1:-}" = "--quick" ] && QUICK=1
 
 source "$ROOT/testing/lab/lab.sh"
-[ "$(id -u)" -eq 0 ] || { echo "bench/dhcp: needs root (network namespaces)"; exit 1; }
-[ -x "$VNETD" ] && [ -x "$VNETCTL" ] || {
-  echo "bench/dhcp: build the release preset first (cmake --preset release && cmake --build --preset release --target vnetd vnetctl)"
-  exit 1
-}
-command -v perfdhcp >/dev/null || { echo "bench/dhcp: perfdhcp missing (Debian package kea-admin; scripts/install-deps.sh)"; exit 1; }
-command -v nft >/dev/null || { echo "bench/dhcp: nft missing (package nftables)"; exit 1; }
+lab_bench_preflight bench/dhcp perfdhcp nft
 
 if [ $QUICK = 1 ]; then
   RATES=(500); DUR=2; REPS=0; LEASES=1000; FILL_LIMIT=4

@@ -33,14 +33,7 @@ QUICK=0
 [ "${1:-}" = "--quick" ] && QUICK=1
 
 source "$ROOT/testing/lab/lab.sh"
-[ "$(id -u)" -eq 0 ] || { echo "bench/dns: needs root (network namespaces)"; exit 1; }
-[ -x "$VNETD" ] && [ -x "$VNETCTL" ] || {
-  echo "bench/dns: build the release preset first (cmake --preset release && cmake --build --preset release --target vnetd vnetctl)"
-  exit 1
-}
-command -v dnsperf >/dev/null || { echo "bench/dns: dnsperf missing (Debian package dnsperf; scripts/install-deps.sh)"; exit 1; }
-command -v dnsmasq >/dev/null || { echo "bench/dns: dnsmasq missing (package dnsmasq-base): it is both the incumbent and the fast upstream"; exit 1; }
-command -v nft >/dev/null || { echo "bench/dns: nft missing (package nftables)"; exit 1; }
+lab_bench_preflight bench/dns dnsperf dnsmasq nft
 
 if [ $QUICK = 1 ]; then
   DUR=1; REPS=1; COMMON_REPS=0; SINGLE_DUR=1; UNIQUE=100000

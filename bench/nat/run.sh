@@ -25,13 +25,7 @@ while [ $# -gt 0 ]; do
 done
 
 source "$ROOT/testing/lab/lab.sh"
-[ "$(id -u)" -eq 0 ] || { echo "bench/nat: must run as root (it builds network namespaces)" >&2; exit 1; }
-for b in "$VNETD" "$VNETCTL"; do
-  [ -x "$b" ] || { echo "bench/nat: $b missing; build: cmake --preset release && cmake --build --preset release --target vnetd vnetctl" >&2; exit 1; }
-done
-for t in iperf3 ip python3; do
-  command -v "$t" >/dev/null || { echo "bench/nat: $t not found (scripts/install-deps.sh installs it)" >&2; exit 1; }
-done
+lab_bench_preflight bench/nat iperf3 ip python3
 
 LAB_QUIET=1
 lab_init

@@ -7,7 +7,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 N=${1:-1000}
 RUNS=${2:-30}
 source "$ROOT/testing/lab/lab.sh"
-[ -x "$VNETD" ] || { echo "build the release preset first (cmake --preset release && cmake --build --preset release)"; exit 1; }
+lab_bench_preflight bench/netlist python3 curl
 LAB_QUIET=1
 lab_init
 lab_up

@@ -38,13 +38,7 @@ done
 [[ $N =~ ^[0-9]+$ ]] && [ "$N" -ge 20 ] && [ "$N" -le 1500 ] || { echo "N must be 20..1500" >&2; exit 2; }
 
 source "$ROOT/testing/lab/lab.sh"
-[ "$(id -u)" -eq 0 ] || { echo "bench/scale: must run as root (it builds network namespaces)" >&2; exit 1; }
-for b in "$VNETD" "$VNETCTL"; do
-  [ -x "$b" ] || { echo "bench/scale: $b missing; build: cmake --preset release && cmake --build --preset release --target vnetd vnetctl" >&2; exit 1; }
-done
-for t in iperf3 nft ip python3; do
-  command -v "$t" >/dev/null || { echo "bench/scale: $t not found (scripts/install-deps.sh installs it)" >&2; exit 1; }
-done
+lab_bench_preflight bench/scale iperf3 nft ip python3
 
 LAB_QUIET=1
 lab_init

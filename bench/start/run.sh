@@ -33,13 +33,7 @@ done
 [[ $K =~ ^[0-9]+$ ]] && [ "$K" -ge 1 ] && [ "$K" -le 250 ] || { echo "K must be 1..250" >&2; exit 2; }
 
 source "$ROOT/testing/lab/lab.sh"
-[ "$(id -u)" -eq 0 ] || { echo "bench/start: must run as root (it builds network namespaces)" >&2; exit 1; }
-for b in "$VNETD" "$VNETCTL"; do
-  [ -x "$b" ] || { echo "bench/start: $b missing; build: cmake --preset release && cmake --build --preset release --target vnetd vnetctl" >&2; exit 1; }
-done
-for t in dnsmasq nft ip python3; do
-  command -v "$t" >/dev/null || { echo "bench/start: $t not found (scripts/install-deps.sh installs it)" >&2; exit 1; }
-done
+lab_bench_preflight bench/start dnsmasq nft ip python3
 DNSMASQ=$(command -v dnsmasq)
 
 LAB_QUIET=1

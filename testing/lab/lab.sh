@@ -89,6 +89,20 @@ lab_dns_server() {
   return 1
 }
 
+# lab_bench_preflight NAME TOOL...: the checks every benchmark makes before it builds a
+# lab: root, the release binaries, the tools it drives. Exits with a message naming NAME.
+lab_bench_preflight() {
+  local name=$1
+  shift
+  [ "$(id -u)" -eq 0 ] || { echo "$name: must run as root (it builds network namespaces)" >&2; exit 1; }
+  for b in "$VNETD" "$VNETCTL"; do
+    [ -x "$b" ] || { echo "$name: $b missing; build: cmake --preset release && cmake --build --preset release --target vnetd vnetctl" >&2; exit 1; }
+  done
+  for t in "$@"; do
+    command -v "$t" >/dev/null || { echo "$name: $t not found (scripts/install-deps.sh installs it)" >&2; exit 1; }
+  done
+}
+
 lab_start_vnetd() {
   lab_bg "$LAB_HOST" "$LAB_VNETD_LOG" "$VNETD" --config-dir "$LAB_DIR/etc" \
     --state-dir "$LAB_DIR/state" --run-dir "$LAB_DIR/run" --socket "$LAB_SOCK" \

@@ -179,10 +179,10 @@ class FakeUpstream {
                        [this, s, body](boost::system::error_code ec2, size_t) {
                          if (ec2) return;
                          auto reply = respond(*body, true);
-                         auto out = std::make_shared<std::vector<uint8_t>>();
-                         out->push_back(uint8_t(reply.size() >> 8));
-                         out->push_back(uint8_t(reply.size()));
-                         out->insert(out->end(), reply.begin(), reply.end());
+                         auto out = std::make_shared<std::vector<uint8_t>>(2 + reply.size());
+                         (*out)[0] = uint8_t(reply.size() >> 8);
+                         (*out)[1] = uint8_t(reply.size());
+                         std::copy(reply.begin(), reply.end(), out->begin() + 2);
                          asio::async_write(*s, asio::buffer(*out),
                                            [this, s, out](boost::system::error_code ec3, size_t) {
                                              if (!ec3) serve(s);

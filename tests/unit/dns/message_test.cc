@@ -120,9 +120,13 @@ TEST(DnsMessageTest, EveryTruncationFailsCleanly) {
 
 // Header with qdcount 1, then the given bytes as the question name, then type/class.
 std::vector<uint8_t> withQuestionName(std::vector<uint8_t> nameBytes) {
-  std::vector<uint8_t> w = {0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+  static constexpr uint8_t kHeader[] = {0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+  static constexpr uint8_t kTypeClass[] = {0, 1, 0, 1};
+  std::vector<uint8_t> w;
+  w.reserve(sizeof kHeader + nameBytes.size() + sizeof kTypeClass);
+  w.insert(w.end(), std::begin(kHeader), std::end(kHeader));
   w.insert(w.end(), nameBytes.begin(), nameBytes.end());
-  w.insert(w.end(), {0, 1, 0, 1});
+  w.insert(w.end(), std::begin(kTypeClass), std::end(kTypeClass));
   return w;
 }
 

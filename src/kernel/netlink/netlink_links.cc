@@ -9,6 +9,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <netlink/attr.h>
+#include <netlink/cache.h>
 #include <netlink/errno.h>
 #include <netlink/netlink.h>
 #include <netlink/route/link/veth.h>
@@ -417,10 +418,45 @@ Result<std::vector<Cidr>> NetlinkLinks::addresses(const std::string& dev) {
 
 // --- Routes ----------------------------------------------------------------------
 
+void NetlinkLinks::MngrDeleter::operator()(nl_cache_mngr* mngr) const {
+  nl_cache_mngr_free(mngr);
+}
+
 Result<std::vector<RouteInfo>> NetlinkLinks::routes() {
+  return cachedRoutes([](const Cidr&) { return true; });
+}
+
+Result<std::vector<RouteInfo>> NetlinkLinks::routesOverlapping(const Cidr& subnet) {
+  return cachedRoutes([&subnet](const Cidr& dst) { return dst.prefix > 0 && dst.overlaps(subnet); });
+}
+
+Result<std::vector<RouteInfo>> NetlinkLinks::cachedRoutes(
+    const std::function<bool(const Cidr&)>& keep) {
   const std::string ctx = "listing routes";
-  // Device names of the routes' ifindexes, looked up one by one (SIOCGIFNAME): dumping
-  // every link with all its attributes costs more, and grows with the number of ports.
+  if (routeMngr_) {
+    // Applies the queued notifications; an error (ENOBUFS: some were lost) means the cache
+    // may be stale: start over with a fresh dump.
+    if (nl_cache_mngr_data_ready(routeMngr_.get()) < 0) {
+      routeMngr_.reset();
+      routeCache_ = nullptr;
+    }
+  }
+  if (!routeMngr_) {
+    nl_cache_mngr* mngr = nullptr;
+    // Flags 0: the cache stays private to this object (no global auto-provide).
+    Status s = request([&] { return nl_cache_mngr_alloc(nullptr, NETLINK_ROUTE, 0, &mngr); });
+    VNET_NL_TRY(s, ctx);
+    routeMngr_.reset(mngr);
+    s = request([&] { return nl_cache_mngr_add(mngr, "route/route", nullptr, nullptr, &routeCache_); });
+    if (!s) {
+      routeMngr_.reset();
+      routeCache_ = nullptr;
+    }
+    VNET_NL_TRY(s, ctx);
+  }
+
+  // Device names of the routes' ifindexes, looked up one by one (SIOCGIFNAME) and only for
+  // the routes returned.
   std::map<int, std::string> names;
   auto nameOf = [&names](int ifindex) -> const std::string& {
     auto [it, fresh] = names.try_emplace(ifindex);
@@ -430,19 +466,16 @@ Result<std::vector<RouteInfo>> NetlinkLinks::routes() {
     }
     return it->second;
   };
-
-  nl_cache* raw = nullptr;
-  Status s = request([&] { return rtnl_route_alloc_cache(sock_.get(), AF_UNSPEC, 0, &raw); });
-  CachePtr cache(raw);
-  VNET_NL_TRY(s, ctx);
   std::vector<RouteInfo> out;
-  forEachObject<rtnl_route>(cache.get(), [&](rtnl_route* r) {
+  forEachObject<rtnl_route>(routeCache_, [&](rtnl_route* r) {
     if (rtnl_route_get_table(r) != RT_TABLE_MAIN || rtnl_route_get_type(r) != RTN_UNICAST) return;
     const nl_addr* dst = rtnl_route_get_dst(r);
     auto ip = nl::fromNlAddr(dst);
     if (!ip) return;
+    Cidr destination = Cidr{*ip, static_cast<int>(nl_addr_get_prefixlen(dst))}.network();
+    if (!keep(destination)) return;
     RouteInfo info;
-    info.destination = Cidr{*ip, static_cast<int>(nl_addr_get_prefixlen(dst))}.network();
+    info.destination = destination;
     info.metric = rtnl_route_get_priority(r);
     if (rtnl_route_get_nnexthops(r) > 0) {
       rtnl_nexthop* nh = rtnl_route_nexthop_n(r, 0);

@@ -5,6 +5,7 @@
 #include "api/json_text.h"
 #include "config/json.h"
 #include "config/xml.h"
+#include "kernel/nft/render.h"
 
 namespace vnet::daemon {
 
@@ -209,6 +210,26 @@ api::Router makeApiRouter(Manager& m) {
     json dhcp = json::object();
     for (const auto& [key, value] : c->dhcp) dhcp[key] = value;
     return ok(json{{"name", p.at("name")}, {"dhcp", dhcp}});
+  });
+  r.add("GET", "/v1/networks/{name}/rules", [&m](const Request&, const Params& p) {
+    auto st = m.status(p.at("name"));
+    if (!st) return fail(st.error());
+    if (!st->active) {
+      return fail(Error::conflict("network '" + p.at("name") + "' is not active: it has no rules"));
+    }
+    auto net = m.definition(p.at("name"), false);
+    if (!net) return fail(net.error());
+    auto listing = m.firewallListing();
+    if (!listing) return fail(listing.error());
+    json rules = json::array();
+    for (const auto& v : kernel::nft::rulesUsedBy(*listing, **net)) {
+      rules.push_back({{"chain", v.chain}, {"hook", v.hook}, {"rule", v.rule}, {"comment", v.comment}});
+    }
+    json elements = json::array();
+    for (const auto& e : kernel::nft::objectsOf(**net).elements) {
+      elements.push_back({{"set", e.map}, {"key", e.key}, {"chain", e.chain}});
+    }
+    return ok(json{{"name", p.at("name")}, {"table", "inet vnet"}, {"rules", rules}, {"elements", elements}});
   });
   r.add("POST", "/v1/networks/{name}/update", [&m](const Request& req, const Params& p) {
     auto j = jsonBody(req);

@@ -533,3 +533,70 @@ std::string renderRuleset(const std::vector<Network>& networks) {
 }
 
 }  // namespace vnet::kernel::nft
+
+namespace vnet::kernel::nft {
+
+std::vector<RuleView> rulesUsedBy(std::string_view listing, const model::Network& net) {
+  std::vector<std::string> sets;
+  for (const auto& e : objectsOf(net).elements) sets.push_back(e.map);
+  if (sets.empty()) return {};
+  auto trim = [](std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+    return s;
+  };
+  std::vector<RuleView> out;
+  std::string chain;
+  std::string hook;
+  bool custom = false;  // inside a network's own chain: only `net`'s is shown
+  const std::vector<std::string> own = objectsOf(net).chains;
+  size_t pos = 0;
+  while (pos < listing.size()) {
+    size_t end = listing.find('\n', pos);
+    if (end == std::string_view::npos) end = listing.size();
+    std::string_view line = trim(listing.substr(pos, end - pos));
+    pos = end + 1;
+    if (line.rfind("chain ", 0) == 0 && line.size() > 8 && line.substr(line.size() - 2) == " {") {
+      chain = std::string(line.substr(6, line.size() - 8));
+      hook.clear();
+      custom = !isFixedChain(chain);
+      continue;
+    }
+    if (line == "}" || line.empty()) {
+      if (line == "}") chain.clear();
+      continue;
+    }
+    if (chain.empty()) continue;
+    if (line.rfind("type ", 0) == 0 && line.find(" hook ") != std::string_view::npos) {
+      hook = std::string(line);
+      continue;
+    }
+    if (custom && std::find(own.begin(), own.end(), chain) == own.end()) continue;
+    std::string_view text = line;
+    std::string_view comment;
+    if (size_t c = line.find(" comment \""); c != std::string_view::npos) {
+      text = line.substr(0, c);
+      comment = line.substr(c + 10);
+      if (!comment.empty() && comment.back() == '"') comment.remove_suffix(1);
+    }
+    bool wanted = true;
+    if (size_t at = text.find('@'); at != std::string_view::npos) {
+      size_t stop = text.find(' ', at);
+      std::string set(text.substr(at + 1, stop == std::string_view::npos ? std::string_view::npos
+                                                                         : stop - at - 1));
+      wanted = std::find(sets.begin(), sets.end(), set) != sets.end();
+    } else if (chain == "input" || chain == "output") {
+      wanted = false;
+    } else if (chain == "postrouting") {
+      // The multicast/broadcast exceptions of the family the network masquerades.
+      const char* masq = text.rfind("ip6 ", 0) == 0 ? "masq6" : "masq4";
+      wanted = std::any_of(sets.begin(), sets.end(), [masq](const std::string& s) {
+        return s.rfind(masq, 0) == 0;
+      });
+    }
+    if (wanted) out.push_back({chain, hook, std::string(text), std::string(comment)});
+  }
+  return out;
+}
+
+}  // namespace vnet::kernel::nft

@@ -112,3 +112,21 @@ std::string renderRemoveNetwork(const model::Network& net);
 std::string renderRuleset(const std::vector<model::Network>& networks);
 
 }  // namespace vnet::kernel::nft
+
+namespace vnet::kernel::nft {
+
+// One rule of our table as `nft list` prints it, split for people.
+struct RuleView {
+  std::string chain;
+  std::string hook;     // the chain's "type ... hook ..." line; "" for a regular chain
+  std::string rule;     // the rule without its comment
+  std::string comment;  // what it is for
+};
+
+// The rules of `listing` (`nft list table inet vnet` text) that act on network `net`'s
+// traffic: those that look up a set holding one of its elements, and those without set
+// lookups in the chains its packets pass (final rejects, multicast/broadcast exceptions).
+// In listing order. A rule from a set `net` has no element in is left out.
+std::vector<RuleView> rulesUsedBy(std::string_view listing, const model::Network& net);
+
+}  // namespace vnet::kernel::nft

@@ -249,3 +249,50 @@ TEST(NftRender, SingleNatAddressAndPort) {
 
 }  // namespace
 }  // namespace vnet::kernel::nft
+
+namespace vnet::kernel::nft {
+namespace {
+
+TEST(NftRulesUsedBy, ShowsTheRulesOfTheNetworksSetsWithTheirComments) {
+  auto nat = nfttest::defaultNat();
+  auto iso = nfttest::network("hostonly", model::ForwardMode::Isolated, "vnbr8",
+                              {nfttest::ipConfig("10.20.0.1/24", true)});
+  std::string listing = renderRuleset({nat, iso});
+  auto rules = rulesUsedBy(listing, nat);
+  std::vector<std::string> texts;
+  for (const auto& r : rules) texts.push_back(r.chain + ": " + r.rule);
+  EXPECT_THAT(texts, ::testing::Contains("input: iifname @dhcp4 udp dport 67 accept"));
+  EXPECT_THAT(texts, ::testing::Contains("from_guests: iifname . ip saddr @outbound4 accept"));
+  EXPECT_THAT(texts, ::testing::Contains(
+                         "postrouting: iifname . ip saddr @masq4 meta l4proto tcp masquerade to :1024-65535"));
+  EXPECT_THAT(texts, ::testing::Contains("to_guests: reject"));
+  EXPECT_THAT(texts, Not(::testing::Contains("input: iifname @dhcp6 udp dport 547 accept")));
+  EXPECT_THAT(texts, Not(::testing::Contains("from_guests: iifname . ip6 saddr @outbound6 accept")));
+  for (const auto& r : rules) EXPECT_FALSE(r.comment.empty()) << r.rule;
+  auto masq = std::find_if(rules.begin(), rules.end(),
+                           [](const RuleView& r) { return r.rule.find("@masq4 masquerade") != std::string::npos; });
+  ASSERT_NE(masq, rules.end());
+  EXPECT_EQ("type nat hook postrouting priority srcnat; policy accept;", masq->hook);
+  EXPECT_EQ("nat: masquerade guests, other protocols", masq->comment);
+
+  // The isolated network has no masquerade and no way out.
+  for (const auto& r : rulesUsedBy(listing, iso)) {
+    EXPECT_EQ(std::string::npos, r.rule.find("masq")) << r.rule;
+    EXPECT_EQ(std::string::npos, r.rule.find("@outbound4")) << r.rule;
+  }
+  // Only a network's own chain is shown, not another network's.
+  auto custom = nat;
+  custom.nat->portStart = 2000;
+  auto other = iso;
+  other.name = "other";
+  other.mode = model::ForwardMode::Nat;
+  other.nat = model::Nat{};
+  other.nat->portStart = 3000;
+  std::string two = renderRuleset({custom, other});
+  for (const auto& r : rulesUsedBy(two, custom)) EXPECT_NE("other_nat", r.chain);
+  auto own = rulesUsedBy(two, custom);
+  EXPECT_TRUE(std::any_of(own.begin(), own.end(), [](const RuleView& r) { return r.chain == "default_nat"; }));
+}
+
+}  // namespace
+}  // namespace vnet::kernel::nft

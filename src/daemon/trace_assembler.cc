@@ -34,8 +34,15 @@ std::string tcpFlags(uint8_t f) {
 
 bool isIcmp(uint8_t p) { return p == IPPROTO_ICMP || p == IPPROTO_ICMPV6; }
 
-void parseTransport(uint8_t proto, std::span<const uint8_t> transport, ParsedPacket& out,
+struct Parsing {
+  ParsedPacket& out;
+  uint32_t l4identity = 0;
+};
+
+void parseTransport(uint8_t proto, std::span<const uint8_t> transport, Parsing& p,
                     const IpAddress& src, const IpAddress& dst) {
+  ParsedPacket& out = p.out;
+  uint32_t& l4identity = p.l4identity;
   ByteReader r(transport);
   kernel::FlowTuple t{src, dst, proto};
   if (proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP) {
@@ -48,10 +55,13 @@ void parseTransport(uint8_t proto, std::span<const uint8_t> transport, ParsedPac
     t.dport = dport;
     if (proto == IPPROTO_TCP) {
       ByteReader f(transport);
-      if (f.skip(13)) {
-        uint8_t flags = f.u8();
-        if (f.ok()) out.info.tcpFlags = tcpFlags(flags);
-      }
+      f.skip(4);
+      l4identity = f.u32();  // sequence number
+      f.skip(5);
+      uint8_t flags = f.u8();
+      if (f.ok()) out.info.tcpFlags = tcpFlags(flags);
+    } else if (proto == IPPROTO_UDP) {
+      l4identity = r.u16();  // length
     }
     out.tuple = t;
   } else if (isIcmp(proto)) {
@@ -71,6 +81,7 @@ void parseTransport(uint8_t proto, std::span<const uint8_t> transport, ParsedPac
       out.info.icmpSeq = seq;
       t.sport = id;
       out.tuple = t;
+      l4identity = uint32_t{type} << 16 | seq;  // NAT may change the id, not the sequence
     }
   }
 }
@@ -91,7 +102,8 @@ ParsedPacket parsePacket(std::span<const uint8_t> network, std::span<const uint8
     size_t ihl = size_t{first & 0x0Fu} * 4;
     r.skip(1);
     uint16_t total = r.u16();
-    r.skip(5);  // id, flags/fragment offset, ttl
+    uint16_t ipId = r.u16();
+    r.skip(3);  // flags/fragment offset, ttl
     uint8_t proto = r.u8();
     r.skip(2);
     auto src = r.bytes(4);
@@ -107,9 +119,13 @@ ParsedPacket parsePacket(std::span<const uint8_t> network, std::span<const uint8
     ByteReader frag(network);
     frag.skip(6);
     bool laterFragment = (frag.u16() & 0x1FFF) != 0;
-    if (!laterFragment) parseTransport(proto, transport, out, s, d);
+    Parsing p{out};
+    if (!laterFragment) parseTransport(proto, transport, p, s, d);
+    out.identity = (uint64_t{proto} << 56) ^ (uint64_t{ipId} << 40) ^ (uint64_t{total} << 24) ^
+                   p.l4identity;
   } else if ((first >> 4) == 6) {
-    r.skip(3);
+    uint32_t flowHigh = r.u8() & 0x0Fu;
+    uint32_t flow = (flowHigh << 16) | r.u16();
     uint16_t payload = r.u16();
     uint8_t next = r.u8();
     r.skip(1);
@@ -127,7 +143,10 @@ ParsedPacket parsePacket(std::span<const uint8_t> network, std::span<const uint8
     out.info.length = payload + 40u;
     // With extension headers the next header names the first extension, not the
     // transport protocol; the transport bytes are then left unparsed.
-    parseTransport(next, transport, out, s, d);
+    Parsing p{out};
+    parseTransport(next, transport, p, s, d);
+    out.identity = (uint64_t{next} << 56) ^ (uint64_t{flow} << 36) ^ (uint64_t{payload} << 20) ^
+                   p.l4identity;
   }
   return out;
 }
@@ -160,21 +179,21 @@ std::optional<api::TraceNat> natFromConntrack(const kernel::FlowTuple& original,
                                               const std::string& oif) {
   const kernel::FlowTuple& o = entry.original;
   const kernel::FlowTuple& r = entry.reply;
-  // The reply is addressed to where the packet appeared to come from after NAT.
-  bool srcChanged = r.dst != o.src || r.dport != o.sport;
-  if (isIcmp(o.proto)) srcChanged = r.dst != o.src || r.sport != o.sport;
-  bool dstChanged = r.src != o.dst || (!isIcmp(o.proto) && r.sport != o.dport);
+  // The reply is addressed to where the packet appeared to come from after NAT. For ICMP
+  // only the addresses are known (the reply tuple's echo id is not).
+  const bool icmp = isIcmp(o.proto);
+  bool srcChanged = r.dst != o.src || (!icmp && r.dport != o.sport);
+  bool dstChanged = r.src != o.dst || (!icmp && r.sport != o.dport);
   std::string flow = original.src.toString() + " " + kArrow + " " + original.dst.toString();
   if (srcChanged) {
     std::string after = endpoint(r.dst, o.proto, r.dport);
-    if (isIcmp(o.proto)) after += " (" + protoName(o.proto) + " id " + std::to_string(r.sport) + ")";
     std::string before = endpoint(o.src, o.proto, o.sport);
     std::string where = oif.empty() ? "the host" : oif;
     return api::TraceNat{"snat", before, after, oif,
                          flow + " leaves " + where + " as " + after + " (source NAT by conntrack)"};
   }
   if (dstChanged) {
-    std::string after = endpoint(r.src, o.proto, isIcmp(o.proto) ? 0 : r.sport);
+    std::string after = endpoint(r.src, o.proto, icmp ? 0 : r.sport);
     return api::TraceNat{"dnat", endpoint(o.dst, o.proto, o.dport), after, oif,
                          flow + " is sent on to " + after + " (destination NAT by conntrack)"};
   }
@@ -203,24 +222,59 @@ std::vector<api::TraceNat> natFromHeaders(const ParsedPacket& first, const Parse
   return out;
 }
 
+namespace {
+
+// The order in which a packet entering the host meets the hooks.
+int hookRank(const std::string& hook) {
+  if (hook == "prerouting" || hook == "ingress") return 0;
+  if (hook == "input" || hook == "forward") return 1;
+  if (hook == "output") return 2;
+  if (hook == "postrouting") return 3;
+  return -1;
+}
+
+}  // namespace
+
+TraceAssembler::Open* TraceAssembler::continued(const kernel::TraceEvent& e,
+                                                const ParsedPacket& parsed,
+                                                Clock::time_point now) {
+  if (!parsed.identity || hookRank(e.hook) < 0) return nullptr;
+  const std::string base = e.family + " " + e.table + " " + e.chain;
+  for (auto it = packets_.rbegin(); it != packets_.rend(); ++it) {
+    Open& o = *it;
+    if (o.done || now - o.last >= settle_ || !o.latest || o.latest->identity != parsed.identity) {
+      continue;
+    }
+    if (hookRank(o.lastHook) > hookRank(e.hook)) continue;
+    if (std::find(o.baseChains.begin(), o.baseChains.end(), base) != o.baseChains.end()) continue;
+    const auto& a = o.latest->info;
+    if (a.src == parsed.info.src || a.dst == parsed.info.dst) return &o;
+  }
+  return nullptr;
+}
+
 void TraceAssembler::add(const kernel::TraceEvent& e, Clock::time_point now) {
   const std::string base = e.family + " " + e.table + " " + e.chain;
+  std::optional<ParsedPacket> parsed;
+  if (!e.network.empty()) parsed = parsePacket(e.network, e.transport);
+
   Open* p = nullptr;
-  for (auto it = packets_.rbegin(); it != packets_.rend(); ++it) {
-    if (it->id == e.id && !it->done) {
-      p = &*it;
-      break;
-    }
+  for (auto it = packets_.rbegin(); it != packets_.rend() && !p; ++it) {
+    if (!it->done && std::find(it->ids.begin(), it->ids.end(), e.id) != it->ids.end()) p = &*it;
   }
   if (p && e.hasPacket && !e.hook.empty() &&
       std::find(p->baseChains.begin(), p->baseChains.end(), base) != p->baseChains.end()) {
-    p->done = true;  // the same id passing a base chain again: a new packet
+    p->done = true;  // the same id passing a base chain again: the next packet
     p = nullptr;
+  }
+  if (!p && parsed && e.hasPacket) {
+    p = continued(e, *parsed, now);
+    if (p) p->ids.push_back(e.id);
   }
   if (!p) {
     packets_.push_back(Open{});
     p = &packets_.back();
-    p->id = e.id;
+    p->ids.push_back(e.id);
   }
   p->last = now;
 
@@ -229,6 +283,15 @@ void TraceAssembler::add(const kernel::TraceEvent& e, Clock::time_point now) {
     p->hookOf[tableKey] = e.hook;
     if (e.hasPacket) p->baseChains.push_back(base);
   }
+  if (parsed) {
+    if (!p->first) p->first = parsed;
+    p->latest = std::move(parsed);
+    p->lastHook = e.hook.empty() ? p->lastHook : e.hook;
+  }
+  // Recent kernels also report a rule event without a rule (the end of a base chain's
+  // rules before its policy); like `nft monitor trace`, it is not shown.
+  if (e.type == kernel::TraceEvent::Type::Rule && e.handle == 0) return;
+
   api::TraceStep s;
   auto hook = p->hookOf.find(tableKey);
   s.hook = e.hook.empty() ? (hook != p->hookOf.end() ? hook->second : "") : e.hook;
@@ -255,12 +318,6 @@ void TraceAssembler::add(const kernel::TraceEvent& e, Clock::time_point now) {
     }
     p->toGuest = p->toGuest || e.traceReply;
   }
-  if (!e.network.empty()) {
-    ParsedPacket parsed = parsePacket(e.network, e.transport);
-    if (!p->first) p->first = parsed;
-    p->latest = std::move(parsed);
-    p->lastHook = p->steps.back().hook;
-  }
 }
 
 std::vector<AssembledPacket> TraceAssembler::finish(size_t n) {
@@ -272,12 +329,15 @@ std::vector<AssembledPacket> TraceAssembler::finish(size_t n) {
     AssembledPacket a;
     a.traces = std::move(o.traces);
     a.toGuest = o.toGuest;
-    a.packet.traceId = o.id;
+    a.packet.traceId = o.ids.front();
     a.packet.direction = o.toGuest ? "to-guest" : "from-guest";
     if (o.first) {
       a.first = *o.first;
       a.packet.packet = o.first->info;
       a.packet.nat = natFromHeaders(*o.first, *o.latest, o.lastHook);
+      for (auto& nat : a.packet.nat) {
+        if (o.toGuest && nat.kind == "dnat") nat.kind = "reply";  // the masquerade undone
+      }
     }
     a.packet.fate = fateOf(o.steps);
     a.packet.steps = std::move(o.steps);

@@ -1,12 +1,18 @@
 // Turns the kernel's trace events into packets (pure; no I/O, time passed in).
 //
 // The kernel sends one event per rule a traced packet matches, per regular chain it falls
-// off and per base-chain policy it meets, each tagged with a per-packet trace id and the
-// packet's headers on the first event of every base chain. Events of one id are grouped
-// into one packet; a packet is complete when no event came for `settle`, or when the same
-// id shows up again in a base chain the packet already passed (the id is a hash that a
-// later packet of the same flow may reuse). A packet belongs to the traces whose trace
-// chains marked it; packets nobody's trace chain marked are dropped.
+// off and per base-chain policy it meets, each tagged with a trace id and, on the first
+// event of every base chain, the packet's headers. The id is a hash over the skb, its flow
+// hash and input interface: a later packet of the same flow may reuse it, and one packet
+// may change it between hooks (Linux 6.x does between prerouting and forward). So:
+//   - events of one id form one packet, until the id shows up again in a base chain the
+//     packet already passed (then it is the next packet);
+//   - a new id whose first event is at a later hook continues an open packet whose
+//     latest headers match (same protocol, IP id/flow label and length, transport
+//     identity such as the TCP sequence or ICMP echo sequence, and the same source or
+//     the same destination: NAT may have rewritten the other side);
+//   - a packet is complete when no event came for `settle`.
+// A packet belongs to the traces whose trace rules marked it; other packets are dropped.
 #pragma once
 
 #include <chrono>
@@ -26,6 +32,10 @@ namespace vnet::daemon {
 struct ParsedPacket {
   api::PacketInfo info;
   std::optional<kernel::FlowTuple> tuple;  // IPv4/IPv6 with a parsable transport header
+  // What stays the same for one packet across hooks and NAT: protocol, IPv4 id / IPv6
+  // flow label, length, and the transport's own sequence (TCP sequence number, ICMP echo
+  // sequence, UDP length). nullopt when the headers are not parsable.
+  std::optional<uint64_t> identity;
 };
 
 // Parses the headers the kernel dumped (the IP header, then up to 20 bytes from the
@@ -74,7 +84,7 @@ class TraceAssembler {
 
  private:
   struct Open {
-    uint32_t id = 0;
+    std::vector<uint32_t> ids;  // the trace ids it had, first first
     Clock::time_point last;
     bool done = false;  // superseded by a later packet with the same id
     std::vector<std::string> baseChains;           // "family table chain" passed
@@ -87,6 +97,8 @@ class TraceAssembler {
     std::string lastHook;
   };
   std::vector<AssembledPacket> finish(size_t n);
+  // The open packet a new id's first event continues, if any.
+  Open* continued(const kernel::TraceEvent& e, const ParsedPacket& parsed, Clock::time_point now);
 
   Clock::duration settle_;
   std::deque<Open> packets_;  // in order of first event

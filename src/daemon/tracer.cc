@@ -78,8 +78,9 @@ Result<kernel::TraceMatch> Tracer::resolve(const TraceRequest& req, unsigned id)
     m.to = IpAddress::parse(req.to);
     if (!m.to) return Error::invalid("to: " + quoted(req.to) + " is not an IPv4 or IPv6 address");
   }
-  if (!req.proto.empty() && req.proto != "icmp" && req.proto != "tcp" && req.proto != "udp") {
-    return Error::invalid("proto: " + quoted(req.proto) + " is not icmp, tcp or udp");
+  if (!req.proto.empty() && req.proto != "icmp" && req.proto != "icmpv6" && req.proto != "tcp" &&
+      req.proto != "udp") {
+    return Error::invalid("proto: " + quoted(req.proto) + " is not icmp, icmpv6, tcp or udp");
   }
   m.proto = req.proto;
   if (req.count > options_.maxCount) {
@@ -182,7 +183,7 @@ void Tracer::end(unsigned id, const std::string* reason, const std::string& deta
 }
 
 void Tracer::learnGuestAddress(Session& s, const kernel::TraceEvent& e) {
-  if (s.match.guestIp || e.traceReply || e.network.empty()) return;
+  if (s.match.guestIp || e.traceReply || e.handle == 0 || e.network.empty()) return;
   ParsedPacket p = parsePacket(e.network, e.transport);
   auto a = usableGuestAddress(p.info.src);
   if (!a || (s.match.to && s.match.to->family() != a->family())) return;
@@ -232,7 +233,10 @@ void Tracer::deliver(std::vector<AssembledPacket> packets) {
     // Source NAT happens after the last chain a packet leaving the host meets; conntrack
     // knows what it became once the packet is out.
     if (!a.toGuest && a.first.tuple && a.packet.fate.verdict == "accepted") {
-      if (auto entry = conntrack_.find(*a.first.tuple); entry && *entry) {
+      auto entry = conntrack_.find(*a.first.tuple);
+      if (!entry) {
+        spdlog::debug("trace: conntrack lookup: {}", entry.error().message());
+      } else if (*entry) {
         if (auto nat = natFromConntrack(*a.first.tuple, **entry, a.packet.fate.oif)) {
           a.packet.nat.insert(a.packet.nat.begin(), *nat);
         }

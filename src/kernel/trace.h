@@ -28,7 +28,7 @@ struct TraceMatch {
   // not known).
   bool macLow5Only = false;
   std::optional<IpAddress> to;
-  std::string proto;  // "", "icmp", "tcp" or "udp"
+  std::string proto;  // "", "icmp", "icmpv6", "tcp" or "udp"
   std::optional<IpAddress> guestIp;
 };
 
@@ -98,7 +98,8 @@ class Tracing {
 };
 
 // A connection as conntrack sees it. For ICMP, `sport` is the echo identifier and
-// `dport` 0; icmpType/icmpCode are the direction's type and code.
+// `dport` 0; icmpType/icmpCode are the direction's type and code (in a reply tuple from
+// conntrack all three are 0: libnetfilter-conntrack does not expose them).
 struct FlowTuple {
   IpAddress src;
   IpAddress dst;

@@ -61,7 +61,7 @@ void addTraceVerbs(CLI::App& app, Globals& g) {
   c->add_option("network", o.network)->required();
   c->add_option("--port", o.port, "the guest's port (vnetN, see port-list)")->required();
   c->add_option("--to", o.to, "only packets to this address (and replies from it)");
-  c->add_option("--proto", o.proto, "only this protocol: icmp, tcp or udp");
+  c->add_option("--proto", o.proto, "only this protocol: icmp, icmpv6, tcp or udp");
   c->add_option("--count", o.count, "stop after this many packets (default: no limit)");
   c->add_option("--duration", o.duration, "stop after this many seconds (default: no limit)");
   c->footer(

@@ -39,12 +39,13 @@ FlowTuple tupleOf(const nf_conntrack* ct, bool reply) {
   }
   t.proto = nfct_get_attr_u8(ct, reply ? ATTR_REPL_L4PROTO : ATTR_ORIG_L4PROTO);
   if (t.proto == IPPROTO_ICMP || t.proto == IPPROTO_ICMPV6) {
-    // libnetfilter-conntrack names the ICMP fields of the original direction only; the
-    // reply's identifier (changed when NAT had to) is stored where its ports would be.
-    t.icmpType = reply ? 0 : nfct_get_attr_u8(ct, ATTR_ICMP_TYPE);
-    t.icmpCode = reply ? 0 : nfct_get_attr_u8(ct, ATTR_ICMP_CODE);
-    t.sport = ntohs(reply ? nfct_get_attr_u16(ct, ATTR_REPL_PORT_SRC)
-                          : nfct_get_attr_u16(ct, ATTR_ICMP_ID));
+    // libnetfilter-conntrack exposes the ICMP fields of the original direction only; the
+    // reply tuple's type, code and identifier stay 0.
+    if (!reply) {
+      t.icmpType = nfct_get_attr_u8(ct, ATTR_ICMP_TYPE);
+      t.icmpCode = nfct_get_attr_u8(ct, ATTR_ICMP_CODE);
+      t.sport = ntohs(nfct_get_attr_u16(ct, ATTR_ICMP_ID));
+    }
   } else {
     t.sport = ntohs(nfct_get_attr_u16(ct, reply ? ATTR_REPL_PORT_SRC : ATTR_ORIG_PORT_SRC));
     t.dport = ntohs(nfct_get_attr_u16(ct, reply ? ATTR_REPL_PORT_DST : ATTR_ORIG_PORT_DST));
@@ -55,7 +56,8 @@ FlowTuple tupleOf(const nf_conntrack* ct, bool reply) {
 int onEntry(enum nf_conntrack_msg_type, struct nf_conntrack* ct, void* data) {
   auto* out = static_cast<std::optional<ConntrackEntry>*>(data);
   *out = ConntrackEntry{tupleOf(ct, false), tupleOf(ct, true)};
-  return NFCT_CB_STOP;
+  // CONTINUE, not STOP: the kernel's ACK must be read too, or the next query reads it.
+  return NFCT_CB_CONTINUE;
 }
 
 }  // namespace

@@ -20,12 +20,13 @@ bool usableIfname(std::string_view s) {
 
 const char* ipKeyword(const IpAddress& a) { return a.isV4() ? "ip" : "ip6"; }
 
-// `meta l4proto ...` for proto, given the family the trace is restricted to (if any).
+// `meta l4proto ...` for proto; "icmp" to an IPv6 address means ICMPv6.
 std::string protoMatch(const std::string& proto, const std::optional<IpAddress>& family) {
   if (proto.empty()) return "";
-  if (proto != "icmp") return "meta l4proto " + proto + " ";
-  if (!family) return "meta l4proto { icmp, ipv6-icmp } ";
-  return family->isV4() ? "meta l4proto icmp " : "meta l4proto ipv6-icmp ";
+  if (proto == "icmpv6" || (proto == "icmp" && family && family->isV6())) {
+    return "meta l4proto ipv6-icmp ";
+  }
+  return "meta l4proto " + proto + " ";
 }
 
 std::string macMatch(const TraceMatch& m) {
@@ -67,8 +68,9 @@ Status checkTraceMatch(const TraceMatch& m) {
   if (!usableIfname(m.bridge)) {
     return Error::invalid("bridge name '" + m.bridge + "' is not a usable interface name");
   }
-  if (m.proto != "" && m.proto != "icmp" && m.proto != "tcp" && m.proto != "udp") {
-    return Error::invalid("protocol '" + m.proto + "': must be icmp, tcp or udp");
+  if (m.proto != "" && m.proto != "icmp" && m.proto != "icmpv6" && m.proto != "tcp" &&
+      m.proto != "udp") {
+    return Error::invalid("protocol '" + m.proto + "': must be icmp, icmpv6, tcp or udp");
   }
   return Status::success();
 }

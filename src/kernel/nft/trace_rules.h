@@ -36,8 +36,8 @@ bool isTraceChain(std::string_view chain);
 // The trace id of a trace chain name; nullopt for other names.
 std::optional<unsigned> traceIdOfChain(std::string_view chain);
 
-// Refuses what cannot be embedded in a rule: an unusable bridge name, a --to address and
-// a guest address of different families with replies asked for (then no reply rule).
+// Refuses what cannot be embedded in a rule: an unusable bridge name or an unknown
+// protocol.
 Status checkTraceMatch(const TraceMatch& m);
 
 // The rule text of trace_<id> and of trace_<id>_reply ("" when m.guestIp is unset or of

@@ -54,8 +54,8 @@ TracePacket natPacket() {
                   "accept"),
              step("postrouting", "inet", "vnet", "default_nat", "rule",
                   "ip saddr 192.168.122.0/24 ip daddr != 192.168.122.0/24 masquerade", "accept")};
-  p.nat.push_back({"snat", "192.168.122.10", "203.0.113.2 (icmp id 4550)", "uplink0",
-                   "192.168.122.10 \xe2\x86\x92 198.51.100.1 leaves uplink0 as 203.0.113.2 (icmp id 4550)"});
+  p.nat.push_back({"snat", "192.168.122.10", "203.0.113.2", "uplink0",
+                   "192.168.122.10 \xe2\x86\x92 198.51.100.1 leaves uplink0 as 203.0.113.2"});
   p.fate.verdict = "accepted";
   p.fate.oif = "uplink0";
   return p;
@@ -77,7 +77,7 @@ TEST(TraceRecord, PacketRoundTripsThroughJson) {
   EXPECT_EQ(q.steps[0].priority, -350);
   EXPECT_TRUE(q.steps[0].trace);
   EXPECT_TRUE(q.steps[3].ours);
-  EXPECT_EQ(q.nat.at(0).after, "203.0.113.2 (icmp id 4550)");
+  EXPECT_EQ(q.nat.at(0).after, "203.0.113.2");
   EXPECT_EQ(q.fate.oif, "uplink0");
   EXPECT_EQ(traceLine(q), line);
 }

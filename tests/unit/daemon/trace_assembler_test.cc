@@ -169,8 +169,89 @@ TEST(TraceAssembler, RepliesAreMarkedToGuestAndShowTheirTranslation) {
   EXPECT_TRUE(done[0].toGuest);
   EXPECT_EQ(done[0].packet.direction, "to-guest");
   ASSERT_EQ(done[0].packet.nat.size(), 1u);
+  EXPECT_EQ(done[0].packet.nat[0].kind, "reply");
   EXPECT_EQ(done[0].packet.nat[0].text,
             "198.51.100.1 " + kArrow + " 203.0.113.2 is delivered to 192.168.122.10 (seen at forward)");
+}
+
+// Linux 6.x gives a forwarded packet a new trace id after prerouting.
+std::vector<kernel::TraceEvent> withIds(std::vector<kernel::TraceEvent> events, uint32_t pre,
+                                        uint32_t later) {
+  for (auto& e : events) e.id = e.hook == "prerouting" || e.chain.starts_with("trace_") ? pre : later;
+  return events;
+}
+
+TEST(TraceAssembler, AnIdChangedBetweenHooksIsStitchedToItsPacket) {
+  TraceAssembler a(100ms);
+  Clock::time_point t0{};
+  for (const auto& e : withIds(pingOut(0, 1), 0x11, 0x22)) a.add(e, t0);
+  auto done = a.takeAll();
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].packet.steps.size(), 6u);
+  EXPECT_EQ(done[0].packet.traceId, 0x11u);
+  EXPECT_EQ(done[0].packet.steps.back().chain, "default_nat");
+  EXPECT_EQ(done[0].packet.fate.oif, "uplink0");
+}
+
+TEST(TraceAssembler, ARepliesNewIdIsStitchedThoughItsDestinationChanged) {
+  TraceAssembler a(100ms);
+  Clock::time_point t0{};
+  a.add(inTraceChain(withPacket(ruleEvent(4, "inet", "vnet", "trace_3_reply", "prerouting",
+                                          "ct direction reply ...", "continue"),
+                                ipv4Header("198.51.100.1", "203.0.113.2", IPPROTO_ICMP),
+                                icmpEcho(0, 77, 1), "uplink0"),
+                     3, true),
+        t0);
+  // NAT changed the echo id too; the sequence, IP id and length stay.
+  a.add(withPacket(policyEvent(5, "inet", "vnet", "forward", "forward", "accept"),
+                   ipv4Header("198.51.100.1", "192.168.122.10", IPPROTO_ICMP), icmpEcho(0, 99, 1),
+                   "uplink0", "vnbr0"),
+        t0 + 1ms);
+  auto done = a.takeAll();
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].packet.steps.size(), 2u);
+}
+
+TEST(TraceAssembler, UnrelatedPacketsAreNotStitched) {
+  TraceAssembler a(100ms);
+  Clock::time_point t0{};
+  auto events = pingOut(1, 1);
+  a.add(events[0], t0);
+  // Another packet (another IP length), another id, at a later hook: not a continuation.
+  a.add(withPacket(ruleEvent(2, "inet", "vnet", "forward", "forward", "x", "accept"),
+                   ipv4Header("192.168.122.10", "198.51.100.1", IPPROTO_ICMP, 100),
+                   icmpEcho(8, 77, 1), "vnbr0", "uplink0"),
+        t0);
+  // Same identity, but seen after the first packet settled.
+  a.add(withPacket(ruleEvent(3, "inet", "vnet", "forward", "forward", "x", "accept"),
+                   ipv4Header("192.168.122.10", "198.51.100.1", IPPROTO_ICMP), icmpEcho(8, 77, 1),
+                   "vnbr0", "uplink0"),
+        t0 + 200ms);
+  EXPECT_EQ(a.open(), 3u);
+  auto done = a.takeAll();
+  ASSERT_EQ(done.size(), 1u) << "only the first was marked by a trace";
+  EXPECT_EQ(done[0].packet.steps.size(), 1u);
+}
+
+TEST(TraceAssembler, RuleEventsWithoutARuleAreNotSteps) {
+  TraceAssembler a(100ms);
+  Clock::time_point t0{};
+  auto events = pingOut(1, 1);
+  auto end = inTraceChain(ruleEvent(1, "inet", "vnet", "trace_3", "prerouting", "", "continue"), 3);
+  end.handle = 0;
+  a.add(events[0], t0);
+  a.add(end, t0);
+  auto reply = inTraceChain(withPacket(ruleEvent(1, "inet", "vnet", "trace_3_reply", "prerouting", "",
+                                                 "continue"),
+                                       ipv4Header("192.168.122.10", "198.51.100.1", IPPROTO_ICMP),
+                                       icmpEcho(8, 77, 1), "vnbr0"),
+                            3, true);
+  reply.handle = 0;
+  a.add(reply, t0);
+  auto done = a.takeAll();
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].packet.steps.size(), 1u);
+  EXPECT_FALSE(done[0].toGuest) << "passing the reply chain unmatched is not a reply";
 }
 
 TEST(TraceAssembler, NatFromConntrack) {
@@ -189,10 +270,14 @@ TEST(TraceAssembler, NatFromConntrack) {
   kernel::FlowTuple icmp{*IpAddress::parse("192.168.122.10"), *IpAddress::parse("198.51.100.1"),
                          IPPROTO_ICMP, 77, 0, 8, 0};
   kernel::FlowTuple icmpReply{*IpAddress::parse("198.51.100.1"), *IpAddress::parse("203.0.113.2"),
-                              IPPROTO_ICMP, 77};
+                              IPPROTO_ICMP};
   auto n2 = natFromConntrack(icmp, {icmp, icmpReply}, "uplink0");
   ASSERT_TRUE(n2);
-  EXPECT_EQ(n2->after, "203.0.113.2 (icmp id 77)");
+  EXPECT_EQ(n2->after, "203.0.113.2");
+  EXPECT_EQ(n2->text, "192.168.122.10 " + kArrow +
+                          " 198.51.100.1 leaves uplink0 as 203.0.113.2 (source NAT by conntrack)");
+  kernel::FlowTuple icmpPlain{icmp.dst, icmp.src, IPPROTO_ICMP};
+  EXPECT_FALSE(natFromConntrack(icmp, {icmp, icmpPlain}, "uplink0"));
 
   // Routed, not translated: nothing to say.
   kernel::FlowTuple plainReply{orig.dst, orig.src, IPPROTO_TCP, 80, 40000};

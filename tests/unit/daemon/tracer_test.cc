@@ -113,7 +113,7 @@ TEST_F(TracerTest, TracesUntilTheCountAndRemovesItsChains) {
   kernel::FlowTuple orig{*IpAddress::parse("192.168.122.10"), *IpAddress::parse("198.51.100.1"),
                          IPPROTO_ICMP, 77, 0, 8, 0};
   kernel::FlowTuple reply{*IpAddress::parse("198.51.100.1"), *IpAddress::parse("203.0.113.2"),
-                          IPPROTO_ICMP, 77};
+                          IPPROTO_ICMP};
   conntrack_.add({orig, reply});
   auto out = std::make_shared<RecordingOutput>();
   TraceRequest r = request();
@@ -142,7 +142,7 @@ TEST_F(TracerTest, TracesUntilTheCountAndRemovesItsChains) {
   ASSERT_EQ(packets.size(), 1u);
   EXPECT_EQ(packets[0].seq, 1u);
   ASSERT_EQ(packets[0].nat.size(), 1u);
-  EXPECT_EQ(packets[0].nat[0].after, "203.0.113.2 (icmp id 77)");
+  EXPECT_EQ(packets[0].nat[0].after, "203.0.113.2");
   auto ends = out->all<api::TraceEnd>();
   ASSERT_EQ(ends.size(), 1u);
   EXPECT_EQ(ends[0].reason, "count");

@@ -66,7 +66,10 @@ TEST(TraceRules, ReplyRuleNeedsTheGuestAddress) {
 TEST(TraceRules, IcmpFollowsTheFamily) {
   TraceMatch m = match();
   m.proto = "icmp";
-  EXPECT_NE(traceRule(m).find("meta l4proto { icmp, ipv6-icmp }"), std::string::npos);
+  EXPECT_NE(traceRule(m).find("meta l4proto icmp meta nftrace"), std::string::npos);
+  m.proto = "icmpv6";
+  EXPECT_NE(traceRule(m).find("meta l4proto ipv6-icmp meta nftrace"), std::string::npos);
+  m.proto = "icmp";
   m.to = IpAddress::parse("2001:db8::1");
   EXPECT_NE(traceRule(m).find("ip6 daddr 2001:db8::1 meta l4proto ipv6-icmp"), std::string::npos);
 }

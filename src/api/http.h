@@ -2,6 +2,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 
 #include "base/error.h"
@@ -15,10 +16,39 @@ struct Request {
   std::string body;
 };
 
+// A response body produced over time (chunked transfer encoding), for answers that last
+// (a trace). The server calls start() once the headers are out, with a sink for the body,
+// and then stop() once when the stream is over, whatever the reason: the source closed the
+// sink, the client went away, or a write failed. Neither is called for a stream whose
+// event loop is torn down without running again.
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+  // Queues one chunk (never empty); ignored once the stream is over.
+  virtual void write(std::string chunk) = 0;
+  // Ends the body after the queued chunks and closes the connection.
+  virtual void close() = 0;
+};
+
+class StreamSource {
+ public:
+  virtual ~StreamSource() = default;
+  virtual void start(std::shared_ptr<StreamSink> sink) = 0;
+  virtual void stop() = 0;
+};
+
 struct Response {
+  // Not an aggregate, so that Response{status, body[, type]} needs no initializer for
+  // `stream` (-Wmissing-field-initializers).
+  Response() = default;
+  Response(int st, std::string b, std::string type = "application/json")
+      : status(st), body(std::move(b)), contentType(std::move(type)) {}
+
   int status = 200;
   std::string body;
   std::string contentType = "application/json";
+  // Set: the body is streamed from this source and `body` is ignored.
+  std::shared_ptr<StreamSource> stream;
 };
 
 // Request limits: a body above kMaxBodyBytes is refused with 413.

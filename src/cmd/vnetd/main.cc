@@ -13,8 +13,12 @@
 #include "daemon/api_service.h"
 #include "daemon/manager.h"
 #include "daemon/real_services.h"
+#include "daemon/trace_api.h"
+#include "daemon/tracer.h"
+#include "kernel/netlink/conntrack_lookup.h"
 #include "kernel/netlink/netlink_links.h"
 #include "kernel/nft/nft_firewall.h"
+#include "kernel/nft/nft_tracing.h"
 
 namespace {
 
@@ -22,6 +26,14 @@ int fatal(const std::string& msg) {
   spdlog::critical("{}", msg);
   return 1;
 }
+
+// Traces without conntrack (ctnetlink unavailable) show no source NAT.
+struct NoConntrack : vnet::kernel::ConntrackLookup {
+  vnet::Result<std::optional<vnet::kernel::ConntrackEntry>> find(
+      const vnet::kernel::FlowTuple&) override {
+    return std::optional<vnet::kernel::ConntrackEntry>();
+  }
+};
 
 }  // namespace
 
@@ -66,7 +78,18 @@ int main(int argc, char** argv) {
                                 vnet::daemon::DefinitionStore(configDir), std::move(*state));
   if (vnet::Status s = manager.load(); !s.ok()) return fatal("loading networks: " + s.error().message());
 
+  auto tracing = vnet::kernel::nft::NftTracing::create(io);
+  if (!tracing) return fatal("nftables tracing: " + tracing.error().message());
+  NoConntrack noConntrack;
+  auto conntrack = vnet::kernel::NfConntrackLookup::open();
+  if (!conntrack) spdlog::warn("traces will show no NAT: {}", conntrack.error().message());
+  vnet::daemon::Tracer tracer(io, manager, **tracing,
+                              conntrack ? static_cast<vnet::kernel::ConntrackLookup&>(**conntrack)
+                                        : noConntrack);
+  if (vnet::Status s = tracer.removeLeftovers(); !s.ok()) spdlog::warn("{}", s.error().message());
+
   vnet::api::Router router = vnet::daemon::makeApiRouter(manager);
+  vnet::daemon::addTraceRoutes(router, tracer);
   auto server = vnet::api::HttpServer::listenUnix(
       io, socketPath, 0660, [&router](const vnet::api::Request& r) { return router.route(r); });
   if (!server) return fatal(server.error().message());
@@ -74,6 +97,7 @@ int main(int argc, char** argv) {
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code&, int sig) {
     spdlog::info("signal {}: stopping (networks stay up)", sig);
+    tracer.stopAll("stopped");  // trace rules go; network rules stay
     (*server)->close();
     io.stop();
   });

@@ -90,6 +90,15 @@ Response errorResponse(const Error& e) {
   return Response{status, jsonText(j) + "\n", "application/json"};
 }
 
+std::string bodyText(Response& r) {
+  if (!r.stream) return r.body;
+  std::string out;
+  while (r.stream(out)) {
+  }
+  r.stream = nullptr;
+  return out;
+}
+
 Response jsonResponse(int status, const std::string& body) {
   return Response{status, body, "application/json"};
 }

@@ -1,6 +1,7 @@
 // Plain request/response values shared by the HTTP server, the router and the client.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -19,7 +20,15 @@ struct Response {
   int status = 200;
   std::string body;
   std::string contentType = "application/json";
+  // When set, the body comes from here instead of `body` (which stays empty) and is sent
+  // with chunked transfer encoding, so that a large answer never sits whole in memory. Each
+  // call appends the next piece to out and returns false after the last piece. It runs on
+  // the io_context between writes: it must own what it reads.
+  std::function<bool(std::string& out)> stream = nullptr;
 };
+
+// The whole body of r: `body`, or everything its stream produces (tests, small answers).
+std::string bodyText(Response& r);
 
 // Request limits: a body above kMaxBodyBytes is refused with 413.
 inline constexpr size_t kMaxBodyBytes = 1 << 20;

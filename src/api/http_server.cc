@@ -7,6 +7,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/asio/write.hpp>
+#include <memory>
 #include <optional>
 
 namespace vnet::api {
@@ -68,7 +70,70 @@ class Session : public std::enable_shared_from_this<Session> {
     send(std::move(resp), req.keep_alive(), req.version());
   }
 
+  // A streamed body: the header, then one chunk per kChunkBytes the stream produced, then
+  // the last chunk.
+  struct Streaming {
+    http::response<http::empty_body> header;
+    std::optional<http::response_serializer<http::empty_body>> serializer;
+    std::function<bool(std::string&)> next;
+    std::string chunk;
+    bool keepAlive = false;
+  };
+  static constexpr size_t kChunkBytes = 64 << 10;
+
+  void sendStream(Response resp, bool keepAlive, unsigned version) {
+    auto st = std::make_shared<Streaming>();
+    st->header = http::response<http::empty_body>(static_cast<http::status>(resp.status), version);
+    st->header.set(http::field::server, "vnetd");
+    st->header.set(http::field::content_type, resp.contentType);
+    st->header.keep_alive(keepAlive);
+    st->header.chunked(true);
+    st->next = std::move(resp.stream);
+    st->keepAlive = keepAlive;
+    st->serializer.emplace(st->header);
+    http::async_write_header(stream_, *st->serializer,
+                             [self = shared_from_this(), st](beast::error_code ec, size_t) {
+                               if (!ec) self->writeChunk(st);
+                             });
+  }
+
+  void writeChunk(const std::shared_ptr<Streaming>& st) {
+    st->chunk.clear();
+    bool more = true;
+    while (more && st->chunk.size() < kChunkBytes) more = st->next(st->chunk);
+    if (st->chunk.empty()) return finishStream(st);
+    asio::async_write(stream_, http::make_chunk(asio::buffer(st->chunk)),
+                      [self = shared_from_this(), st, more](beast::error_code ec, size_t) {
+                        if (ec) return;
+                        if (more) {
+                          self->writeChunk(st);
+                        } else {
+                          self->finishStream(st);
+                        }
+                      });
+  }
+
+  void finishStream(const std::shared_ptr<Streaming>& st) {
+    st->next = nullptr;  // releases what the stream held
+    st->chunk = std::string();
+    asio::async_write(stream_, http::make_chunk_last(),
+                      [self = shared_from_this(), st](beast::error_code ec, size_t) {
+                        if (ec) return;
+                        self->afterResponse(st->keepAlive);
+                      });
+  }
+
+  void afterResponse(bool keepAlive) {
+    if (keepAlive) {
+      readRequest();
+    } else {
+      beast::error_code ignored;
+      stream_.socket().shutdown(Local::socket::shutdown_send, ignored);
+    }
+  }
+
   void send(Response resp, bool keepAlive, unsigned version) {
+    if (resp.stream) return sendStream(std::move(resp), keepAlive, version);
     auto msg = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(resp.status), version);
     msg->set(http::field::server, "vnetd");
@@ -79,12 +144,7 @@ class Session : public std::enable_shared_from_this<Session> {
     http::async_write(stream_, *msg,
                       [self = shared_from_this(), msg, keepAlive](beast::error_code ec, size_t) {
                         if (ec) return;
-                        if (keepAlive) {
-                          self->readRequest();
-                        } else {
-                          beast::error_code ignored;
-                          self->stream_.socket().shutdown(Local::socket::shutdown_send, ignored);
-                        }
+                        self->afterResponse(keepAlive);
                       });
   }
 

@@ -292,6 +292,7 @@ last_ok() {
 }
 
 echo "== bench/dhcp$([ $QUICK = 1 ] && echo ' --quick') (perfdhcp $(perfdhcp -v 2>&1 | head -1); servers: ${SERVERS[*]})"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs; other processes share them)"
 [ -n "$KEA_MISSING" ] && echo "NOTE: $KEA_MISSING"
 [ -n "$DNSMASQ_MISSING" ] && echo "NOTE: $DNSMASQ_MISSING"
 echo "-- rate search: ${DUR}s per step (at most $NREQ_CAP exchanges), fresh server and empty lease database each step"
@@ -373,5 +374,6 @@ if [ -n "${BENCH_LOG_DIR:-}" ]; then
     "$LAB_DIR"/perfdhcp.*.out "$BENCH_LOG_DIR"/ 2>/dev/null || true
 fi
 
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 "$HERE/summarize.py" "$RES" "$DUR" "$LEASES" "$VNET_IDLE_RSS:$VNET_IDLE_ANON" "$VLOGS" \
   "$(nproc)" "${KEA_MISSING:-}" "${DNSMASQ_MISSING:-}"

@@ -100,6 +100,9 @@ for s in servers:
         srv_cores = r["cpu"] / r["wall"] if r["wall"] > 0 else math.nan
         gen = (sent_frac < 0.9 or r["clircvbuf"] > 0
                or (pcore(r) >= 0.9 and srv_cores < 0.6 and pcore(r) >= 2 * srv_cores))
+        if not gen and pcore(r) < 0.5 and srv_cores < 0.5:
+            why.append("neither perfdhcp nor the server used half a core: the machine's other "
+                       "load (load averages printed at the start and end) or the path between them")
         stop_note[s] = (f"stopped at {r['rate']}/s: {', '.join(why) or 'failed'}; perfdhcp sent "
                         f"{100 * sent_frac:.0f}% of the DISCOVERs asked for and used "
                         f"{pcore(r):.2f} cores; server used {srv_cores:.2f} cores",

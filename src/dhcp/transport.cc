@@ -28,8 +28,9 @@ namespace asio = boost::asio;
 constexpr size_t kSlotBytes = 2048;
 // IPv4 (20) + UDP (8) headers of a reply sent through the packet socket.
 constexpr size_t kHeaderBytes = 28;
-// Larger replies go through the UDP socket, which may fragment them.
-constexpr size_t kMaxRawPayload = 1500 - kHeaderBytes;
+// Larger replies go through the UDP socket, which fragments them to the link's MTU when
+// needed: every IPv4 link carries 576-byte datagrams (RFC 791), whatever the bridge's MTU.
+constexpr size_t kMaxRawPayload = 576 - kHeaderBytes;
 
 uint32_t sum16(uint32_t sum, const uint8_t* p, size_t n) {
   for (; n > 1; p += 2, n -= 2) sum += uint32_t(p[0] << 8 | p[1]);

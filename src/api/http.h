@@ -1,6 +1,7 @@
 // Plain request/response values shared by the HTTP server, the router and the client.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -35,7 +36,15 @@ class StreamSource {
   virtual ~StreamSource() = default;
   virtual void start(std::shared_ptr<StreamSink> sink) = 0;
   virtual void stop() = 0;
+  // Every chunk queued so far has been written and the stream goes on: a source that
+  // produces on demand writes the next piece now (back-pressure); others ignore it.
+  virtual void drained() {}
 };
+
+// A source that produces on demand: `next` appends the next piece to `out` and returns
+// false after the last one. It runs on the io_context between writes, so it must own
+// what it reads; a large answer then never sits whole in memory.
+std::shared_ptr<StreamSource> pullStream(std::function<bool(std::string& out)> next);
 
 struct Response {
   // Not an aggregate, so that Response{status, body[, type]} needs no initializer for
@@ -50,6 +59,10 @@ struct Response {
   // Set: the body is streamed from this source and `body` is ignored.
   std::shared_ptr<StreamSource> stream;
 };
+
+// The whole body of r: `body`, or everything its stream produces when the stream produces
+// on demand (pullStream); for tests and small answers.
+std::string bodyText(Response& r);
 
 // Request limits: a body above kMaxBodyBytes is refused with 413.
 inline constexpr size_t kMaxBodyBytes = 1 << 20;

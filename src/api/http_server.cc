@@ -142,6 +142,9 @@ class Session : public std::enable_shared_from_this<Session> {
                         [self = shared_from_this(), chunk](beast::error_code ec, size_t) {
                           self->writing_ = false;
                           if (ec) return self->endStream();
+                          if (self->chunks_.empty() && !self->lastQueued_ && self->source_) {
+                            self->source_->drained();  // may queue the next piece
+                          }
                           self->writeNext();
                         });
     } else if (lastQueued_ && !lastSent_) {

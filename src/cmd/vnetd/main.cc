@@ -1,4 +1,5 @@
 // vnetd: owns bridges, rules, DHCP and DNS for every network. Foreground; logs to stderr.
+#include <malloc.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
@@ -38,6 +39,12 @@ struct NoConntrack : vnet::kernel::ConntrackLookup {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Memory that goes back to the OS: vnetd is single-threaded (one malloc arena is enough),
+  // and fixed thresholds stop glibc from raising them after a large temporary buffer (a
+  // lease listing), which would keep later ones on the heap after they are freed.
+  mallopt(M_ARENA_MAX, 1);
+  mallopt(M_MMAP_THRESHOLD, 128 << 10);
+  mallopt(M_TRIM_THRESHOLD, 512 << 10);
   CLI::App app{"vnetd: virtual networks for KVM/QEMU guests and containers"};
   std::string configDir = "/etc/vnet", stateDir = "/var/lib/vnet", runDir = "/run/vnet";
   std::string socketPath, logLevel = "info", resolvConf = "/etc/resolv.conf";

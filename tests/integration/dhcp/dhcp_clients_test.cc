@@ -148,6 +148,9 @@ class DhcpClientsTest : public ::testing::Test {
     return false;
   }
 
+  // Runs dhclient (which must be installed) to a lease and checks it.
+  void dhclient();
+
   TempDir dir_;
   boost::asio::io_context io_;
   Result<std::unique_ptr<SqliteLeaseStore>> store_ = Error("unset");
@@ -181,13 +184,36 @@ TEST_F(DhcpClientsTest, BusyboxUdhcpcGetsLease) {
   // Durable before the ACK left: the committed store has it.
   EXPECT_EQ((*store_)->load()->size(), 1u);
   EXPECT_GE(transport_->counters().sent, 2u);
-  // OFFER/ACK went unicast to chaddr through the SIOCSARP entry (no broadcast flag).
+  // OFFER/ACK went unicast to chaddr (no broadcast flag) through the packet socket.
+  EXPECT_GE(transport_->counters().raw_sent, 2u);
   EXPECT_EQ(transport_->counters().arp_fallbacks, 0u);
   EXPECT_EQ(transport_->counters().send_errors, 0u);
 }
 
+// dhclient leaves the broadcast flag clear: the OFFER and ACK are unicast to yiaddr at chaddr,
+// through the packet socket by default, or through the UDP socket and a SIOCSARP entry.
 TEST_F(DhcpClientsTest, IscDhclientGetsLease) {
   if (!haveTool("/usr/sbin/dhclient")) GTEST_SKIP() << "dhclient not installed";
+  dhclient();
+  EXPECT_GE(transport_->counters().raw_sent, 2u);  // OFFER and ACK via the packet socket
+  EXPECT_EQ(transport_->counters().send_errors, 0u);
+}
+
+TEST_F(DhcpClientsTest, IscDhclientGetsLeaseThroughTheUdpSocket) {
+  if (!haveTool("/usr/sbin/dhclient")) GTEST_SKIP() << "dhclient not installed";
+  transport_.reset();
+  auto transport = UdpTransport::open(io_, *server_, {.interface = "v1", .packet_replies = false});
+  ASSERT_TRUE(transport.ok()) << transport.error().message();
+  transport_ = std::move(transport).value();
+  transport_->start();
+  dhclient();
+  EXPECT_EQ(transport_->counters().raw_sent, 0u);
+  EXPECT_GE(transport_->counters().sent, 2u);
+  EXPECT_EQ(transport_->counters().arp_fallbacks, 0u);
+  EXPECT_EQ(transport_->counters().send_errors, 0u);
+}
+
+void DhcpClientsTest::dhclient() {
   const std::string conf = dir_.file("dhclient.conf");
   std::ofstream(conf) << "send host-name \"iscguest\";\n"
                          "request subnet-mask, routers, domain-name-servers, domain-name;\n";

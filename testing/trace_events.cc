@@ -4,8 +4,9 @@ namespace vnet::testing {
 
 std::vector<uint8_t> ipv4Header(const std::string& src, const std::string& dst, uint8_t proto,
                                 uint16_t totalLength) {
-  std::vector<uint8_t> h = {0x45, 0, uint8_t(totalLength >> 8), uint8_t(totalLength), 0x12, 0x34,
-                            0x40, 0, 64, proto, 0, 0};
+  std::vector<uint8_t> h = {
+      0x45, 0, uint8_t(totalLength >> 8), uint8_t(totalLength), 0x12, 0x34, 0x40, 0, 64, proto,
+      0,    0};
   for (const auto& a : {src, dst}) {
     auto b = Ipv4::parse(a)->toBytes();
     h.insert(h.end(), b.begin(), b.end());
@@ -14,8 +15,26 @@ std::vector<uint8_t> ipv4Header(const std::string& src, const std::string& dst, 
 }
 
 std::vector<uint8_t> icmpEcho(uint8_t type, uint16_t id, uint16_t seq) {
-  return {type, 0, 0xab, 0xcd, uint8_t(id >> 8), uint8_t(id), uint8_t(seq >> 8), uint8_t(seq),
-          1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  return {type,
+          0,
+          0xab,
+          0xcd,
+          uint8_t(id >> 8),
+          uint8_t(id),
+          uint8_t(seq >> 8),
+          uint8_t(seq),
+          1,
+          2,
+          3,
+          4,
+          5,
+          6,
+          7,
+          8,
+          9,
+          10,
+          11,
+          12};
 }
 
 std::vector<uint8_t> tcpHeader(uint16_t sport, uint16_t dport, uint8_t flags) {

@@ -65,7 +65,9 @@ Status Client::stream(const std::string& method, const std::string& target,
 
   beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;
-  parser.body_limit(boost::none);
+  // No practical limit (a trace may run for hours). Not boost::none: Boost 1.74 then
+  // refuses every body with a Content-Length.
+  parser.body_limit(std::uint64_t{1} << 62);
   http::read_header(socket, buffer, parser, ec);
   if (ec) return Error("reading vnetd's answer: " + ec.message(), ec.value());
   const int status = static_cast<int>(parser.get().result_int());
@@ -75,7 +77,8 @@ Status Client::stream(const std::string& method, const std::string& target,
   while (!parser.is_done()) {
     parser.get().body().data = piece.data();
     parser.get().body().size = piece.size();
-    http::read(socket, buffer, parser, ec);
+    // read_some: hand on whatever arrived rather than wait for a full buffer.
+    http::read_some(socket, buffer, parser, ec);
     if (ec == http::error::need_buffer) ec = {};
     size_t n = piece.size() - parser.get().body().size;
     if (n > 0) {

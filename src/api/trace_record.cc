@@ -15,25 +15,41 @@ constexpr const char* kArrow = "\xe2\x86\x92";  // →
 std::string icmpName(int type, bool v6) {
   if (!v6) {
     switch (type) {
-      case 0: return "echo-reply";
-      case 3: return "destination-unreachable";
-      case 5: return "redirect";
-      case 8: return "echo-request";
-      case 11: return "time-exceeded";
-      default: break;
+      case 0:
+        return "echo-reply";
+      case 3:
+        return "destination-unreachable";
+      case 5:
+        return "redirect";
+      case 8:
+        return "echo-request";
+      case 11:
+        return "time-exceeded";
+      default:
+        break;
     }
   } else {
     switch (type) {
-      case 1: return "destination-unreachable";
-      case 2: return "packet-too-big";
-      case 3: return "time-exceeded";
-      case 128: return "echo-request";
-      case 129: return "echo-reply";
-      case 133: return "nd-router-solicit";
-      case 134: return "nd-router-advert";
-      case 135: return "nd-neighbor-solicit";
-      case 136: return "nd-neighbor-advert";
-      default: break;
+      case 1:
+        return "destination-unreachable";
+      case 2:
+        return "packet-too-big";
+      case 3:
+        return "time-exceeded";
+      case 128:
+        return "echo-request";
+      case 129:
+        return "echo-reply";
+      case 133:
+        return "nd-router-solicit";
+      case 134:
+        return "nd-router-advert";
+      case 135:
+        return "nd-neighbor-solicit";
+      case 136:
+        return "nd-neighbor-advert";
+      default:
+        break;
     }
   }
   return "type " + std::to_string(type);
@@ -64,10 +80,17 @@ std::string getStr(const json& j, const char* key) {
 }
 
 json toJson(const TraceStart& s) {
-  return json{{"id", s.id},           {"network", s.network}, {"port", s.port},
-              {"bridge", s.bridge},   {"guestMac", s.guestMac}, {"guestIp", s.guestIp},
-              {"to", s.to},           {"proto", s.proto},     {"count", s.count},
-              {"duration", s.duration}, {"rules", s.rules}};
+  return json{{"id", s.id},
+              {"network", s.network},
+              {"port", s.port},
+              {"bridge", s.bridge},
+              {"guestMac", s.guestMac},
+              {"guestIp", s.guestIp},
+              {"to", s.to},
+              {"proto", s.proto},
+              {"count", s.count},
+              {"duration", s.duration},
+              {"rules", s.rules}};
 }
 
 json toJson(const TraceStep& s) {
@@ -104,8 +127,11 @@ json toJson(const PacketInfo& p) {
 }
 
 json toJson(const TraceNat& n) {
-  return json{{"kind", n.kind}, {"before", n.before}, {"after", n.after},
-              {"where", n.where}, {"text", n.text}};
+  return json{{"kind", n.kind},
+              {"before", n.before},
+              {"after", n.after},
+              {"where", n.where},
+              {"text", n.text}};
 }
 
 json toJson(const TraceFate& f) {
@@ -126,8 +152,12 @@ json toJson(const TracePacket& p) {
   for (const auto& s : p.steps) steps.push_back(toJson(s));
   json nat = json::array();
   for (const auto& n : p.nat) nat.push_back(toJson(n));
-  return json{{"seq", p.seq},       {"traceId", p.traceId}, {"direction", p.direction},
-              {"packet", toJson(p.packet)}, {"steps", steps}, {"nat", nat},
+  return json{{"seq", p.seq},
+              {"traceId", p.traceId},
+              {"direction", p.direction},
+              {"packet", toJson(p.packet)},
+              {"steps", steps},
+              {"nat", nat},
               {"fate", toJson(p.fate)}};
 }
 
@@ -191,8 +221,8 @@ TracePacket tracePacketFrom(const json& j) {
   if (j.contains("packet")) p.packet = packetFrom(j["packet"]);
   for (const auto& s : j.value("steps", json::array())) p.steps.push_back(stepFrom(s));
   for (const auto& n : j.value("nat", json::array())) {
-    p.nat.push_back({getStr(n, "kind"), getStr(n, "before"), getStr(n, "after"),
-                     getStr(n, "where"), getStr(n, "text")});
+    p.nat.push_back({getStr(n, "kind"), getStr(n, "before"), getStr(n, "after"), getStr(n, "where"),
+                     getStr(n, "text")});
   }
   if (j.contains("fate")) {
     const auto& f = j["fate"];
@@ -233,13 +263,14 @@ std::string stepText(const TraceStep& s) {
 
 std::string renderStart(const TraceStart& s) {
   std::string out = "Tracing port " + s.port + " of network " + s.network + " (guest " +
-                    s.guestMac + (s.guestIp.empty() ? "" : ", " + s.guestIp) + "): " +
-                    (s.proto.empty() ? "all" : s.proto) + " packets" +
+                    s.guestMac + (s.guestIp.empty() ? "" : ", " + s.guestIp) +
+                    "): " + (s.proto.empty() ? "all" : s.proto) + " packets" +
                     (s.to.empty() ? "" : " to " + s.to);
   std::vector<std::string> limits;
   if (s.count) limits.push_back(std::to_string(s.count) + " packet" + (s.count == 1 ? "" : "s"));
   if (s.duration) limits.push_back(std::to_string(s.duration) + " s");
-  out += limits.empty() ? ", until interrupted" : ", for " + limits[0] + (limits.size() > 1 ? " or " + limits[1] : "");
+  out += limits.empty() ? ", until interrupted"
+                        : ", for " + limits[0] + (limits.size() > 1 ? " or " + limits[1] : "");
   out += " (trace " + std::to_string(s.id) + ").\n";
   out += "Trace rules in table inet vnet (removed when the trace ends):\n";
   for (const auto& r : s.rules) out += "  " + r + "\n";
@@ -337,14 +368,16 @@ std::string traceLine(const TraceRecord& r) {
 
 Result<TraceRecord> parseTraceLine(std::string_view line) {
   json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return Error::invalid("trace record is not a JSON object");
+  if (j.is_discarded() || !j.is_object())
+    return Error::invalid("trace record is not a JSON object");
   try {
     std::string type = j.value("type", "");
     if (type == "start") return TraceRecord(startFrom(j.at("trace")));
     if (type == "packet") return TraceRecord(tracePacketFrom(j.at("packet")));
     if (type == "note") return TraceRecord(TraceNote{j.value("message", "")});
     if (type == "end") {
-      return TraceRecord(TraceEnd{j.value("reason", ""), j.value("packets", 0u), j.value("detail", "")});
+      return TraceRecord(
+          TraceEnd{j.value("reason", ""), j.value("packets", 0u), j.value("detail", "")});
     }
     return Error::invalid("trace record of unknown type '" + type + "'");
   } catch (const json::exception& e) {

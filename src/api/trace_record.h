@@ -26,11 +26,11 @@ struct TraceStart {
   std::string port;
   std::string bridge;
   std::string guestMac;
-  std::string guestIp;  // "" until known
-  std::string to;       // --to, "" for any
-  std::string proto;    // --proto, "" for any
-  unsigned count = 0;     // 0: no limit
-  unsigned duration = 0;  // seconds, 0: no limit
+  std::string guestIp;             // "" until known
+  std::string to;                  // --to, "" for any
+  std::string proto;               // --proto, "" for any
+  unsigned count = 0;              // 0: no limit
+  unsigned duration = 0;           // seconds, 0: no limit
   std::vector<std::string> rules;  // "chain: rule" of the trace rules added
 };
 
@@ -73,8 +73,8 @@ struct TraceNat {
   std::string kind;    // "snat" (source rewritten on the way out), "dnat", "reply"
   std::string before;  // "192.168.122.10" or "192.168.122.10:40000"
   std::string after;
-  std::string where;   // the interface it leaves by, or the hook where it showed
-  std::string text;    // one line for people
+  std::string where;  // the interface it leaves by, or the hook where it showed
+  std::string text;   // one line for people
 };
 
 struct TraceFate {

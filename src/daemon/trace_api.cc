@@ -68,34 +68,35 @@ std::string text(const api::Request& r, const char* key) {
 }  // namespace
 
 void addTraceRoutes(api::Router& router, Tracer& tracer) {
-  router.add("GET", "/v1/networks/{name}/trace", [&tracer](const api::Request& req,
-                                                          const api::Params& p) {
-    TraceRequest t;
-    t.network = p.at("name");
-    t.port = text(req, "port");
-    t.to = text(req, "to");
-    t.proto = text(req, "proto");
-    auto count = number(req, "count");
-    if (!count) return api::errorResponse(count.error());
-    auto duration = number(req, "duration");
-    if (!duration) return api::errorResponse(duration.error());
-    t.count = *count;
-    t.duration = *duration;
-    for (const auto& [key, value] : req.query) {
-      if (key != "port" && key != "to" && key != "proto" && key != "count" && key != "duration") {
-        return api::errorResponse(Error::invalid(
-            "unknown parameter '" + key + "' (known: port, to, proto, count, duration)"));
-      }
-    }
-    auto stream = std::make_shared<TraceStream>(tracer);
-    auto id = tracer.start(t, stream);
-    if (!id) return api::errorResponse(id.error());
-    stream->setId(*id);
-    api::Response r;
-    r.contentType = "application/x-ndjson";
-    r.stream = std::move(stream);
-    return r;
-  });
+  router.add(
+      "GET", "/v1/networks/{name}/trace", [&tracer](const api::Request& req, const api::Params& p) {
+        TraceRequest t;
+        t.network = p.at("name");
+        t.port = text(req, "port");
+        t.to = text(req, "to");
+        t.proto = text(req, "proto");
+        auto count = number(req, "count");
+        if (!count) return api::errorResponse(count.error());
+        auto duration = number(req, "duration");
+        if (!duration) return api::errorResponse(duration.error());
+        t.count = *count;
+        t.duration = *duration;
+        for (const auto& [key, value] : req.query) {
+          if (key != "port" && key != "to" && key != "proto" && key != "count" &&
+              key != "duration") {
+            return api::errorResponse(Error::invalid(
+                "unknown parameter '" + key + "' (known: port, to, proto, count, duration)"));
+          }
+        }
+        auto stream = std::make_shared<TraceStream>(tracer);
+        auto id = tracer.start(t, stream);
+        if (!id) return api::errorResponse(id.error());
+        stream->setId(*id);
+        api::Response r;
+        r.contentType = "application/x-ndjson";
+        r.stream = std::move(stream);
+        return r;
+      });
 }
 
 }  // namespace vnet::daemon

@@ -13,18 +13,24 @@ constexpr const char* kArrow = "\xe2\x86\x92";  // →
 
 std::string protoName(uint8_t p) {
   switch (p) {
-    case IPPROTO_ICMP: return "icmp";
-    case IPPROTO_TCP: return "tcp";
-    case IPPROTO_UDP: return "udp";
-    case IPPROTO_ICMPV6: return "ipv6-icmp";
-    case IPPROTO_SCTP: return "sctp";
-    default: return std::to_string(p);
+    case IPPROTO_ICMP:
+      return "icmp";
+    case IPPROTO_TCP:
+      return "tcp";
+    case IPPROTO_UDP:
+      return "udp";
+    case IPPROTO_ICMPV6:
+      return "ipv6-icmp";
+    case IPPROTO_SCTP:
+      return "sctp";
+    default:
+      return std::to_string(p);
   }
 }
 
 std::string tcpFlags(uint8_t f) {
-  static constexpr std::pair<uint8_t, char> kFlags[] = {
-      {0x02, 'S'}, {0x10, 'A'}, {0x01, 'F'}, {0x04, 'R'}, {0x08, 'P'}, {0x20, 'U'}};
+  static constexpr std::pair<uint8_t, char> kFlags[] = {{0x02, 'S'}, {0x10, 'A'}, {0x01, 'F'},
+                                                        {0x04, 'R'}, {0x08, 'P'}, {0x20, 'U'}};
   std::string s;
   for (auto [bit, c] : kFlags) {
     if (f & bit) s += c;
@@ -32,7 +38,9 @@ std::string tcpFlags(uint8_t f) {
   return s.empty() ? "." : s;
 }
 
-bool isIcmp(uint8_t p) { return p == IPPROTO_ICMP || p == IPPROTO_ICMPV6; }
+bool isIcmp(uint8_t p) {
+  return p == IPPROTO_ICMP || p == IPPROTO_ICMPV6;
+}
 
 struct Parsing {
   ParsedPacket& out;
@@ -121,8 +129,8 @@ ParsedPacket parsePacket(std::span<const uint8_t> network, std::span<const uint8
     bool laterFragment = (frag.u16() & 0x1FFF) != 0;
     Parsing p{out};
     if (!laterFragment) parseTransport(proto, transport, p, s, d);
-    out.identity = (uint64_t{proto} << 56) ^ (uint64_t{ipId} << 40) ^ (uint64_t{total} << 24) ^
-                   p.l4identity;
+    out.identity =
+        (uint64_t{proto} << 56) ^ (uint64_t{ipId} << 40) ^ (uint64_t{total} << 24) ^ p.l4identity;
   } else if ((first >> 4) == 6) {
     uint32_t flowHigh = r.u8() & 0x0Fu;
     uint32_t flow = (flowHigh << 16) | r.u16();
@@ -145,8 +153,8 @@ ParsedPacket parsePacket(std::span<const uint8_t> network, std::span<const uint8
     // transport protocol; the transport bytes are then left unparsed.
     Parsing p{out};
     parseTransport(next, transport, p, s, d);
-    out.identity = (uint64_t{next} << 56) ^ (uint64_t{flow} << 36) ^ (uint64_t{payload} << 20) ^
-                   p.l4identity;
+    out.identity =
+        (uint64_t{next} << 56) ^ (uint64_t{flow} << 36) ^ (uint64_t{payload} << 20) ^ p.l4identity;
   }
   return out;
 }
@@ -209,15 +217,15 @@ std::vector<api::TraceNat> natFromHeaders(const ParsedPacket& first, const Parse
   std::string at = lastHook.empty() ? "" : " (seen at " + lastHook + ")";
   if (a.dst != b.dst || a.dport != b.dport) {
     auto ep = [](const api::PacketInfo& p) {
-      return p.dport ? (p.family == "ipv6" ? "[" + p.dst + "]" : p.dst) + ":" + std::to_string(*p.dport)
-                     : p.dst;
+      return p.dport
+                 ? (p.family == "ipv6" ? "[" + p.dst + "]" : p.dst) + ":" + std::to_string(*p.dport)
+                 : p.dst;
     };
     out.push_back({"dnat", ep(a), ep(b), lastHook,
                    a.src + " " + kArrow + " " + ep(a) + " is delivered to " + ep(b) + at});
   }
   if (a.src != b.src || a.sport != b.sport) {
-    out.push_back({"snat", a.src, b.src, lastHook,
-                   "source " + a.src + " became " + b.src + at});
+    out.push_back({"snat", a.src, b.src, lastHook, "source " + a.src + " became " + b.src + at});
   }
   return out;
 }
@@ -236,8 +244,7 @@ int hookRank(const std::string& hook) {
 }  // namespace
 
 TraceAssembler::Open* TraceAssembler::continued(const kernel::TraceEvent& e,
-                                                const ParsedPacket& parsed,
-                                                Clock::time_point now) {
+                                                const ParsedPacket& parsed, Clock::time_point now) {
   if (!parsed.identity || hookRank(e.hook) < 0) return nullptr;
   const std::string base = e.family + " " + e.table + " " + e.chain;
   for (auto it = packets_.rbegin(); it != packets_.rend(); ++it) {
@@ -352,7 +359,9 @@ std::vector<AssembledPacket> TraceAssembler::take(Clock::time_point now) {
   return finish(n);
 }
 
-std::vector<AssembledPacket> TraceAssembler::takeAll() { return finish(packets_.size()); }
+std::vector<AssembledPacket> TraceAssembler::takeAll() {
+  return finish(packets_.size());
+}
 
 std::optional<TraceAssembler::Clock::time_point> TraceAssembler::nextDeadline() const {
   if (packets_.empty()) return std::nullopt;

@@ -86,14 +86,14 @@ class TraceAssembler {
   struct Open {
     std::vector<uint32_t> ids;  // the trace ids it had, first first
     Clock::time_point last;
-    bool done = false;  // superseded by a later packet with the same id
-    std::vector<std::string> baseChains;           // "family table chain" passed
-    std::map<std::string, std::string> hookOf;     // "family table" -> current hook
+    bool done = false;                          // superseded by a later packet with the same id
+    std::vector<std::string> baseChains;        // "family table chain" passed
+    std::map<std::string, std::string> hookOf;  // "family table" -> current hook
     std::vector<unsigned> traces;
     bool toGuest = false;
     std::vector<api::TraceStep> steps;
-    std::optional<ParsedPacket> first;     // the headers at the first dump
-    std::optional<ParsedPacket> latest;    // ... and at the latest one
+    std::optional<ParsedPacket> first;   // the headers at the first dump
+    std::optional<ParsedPacket> latest;  // ... and at the latest one
     std::string lastHook;
   };
   std::vector<AssembledPacket> finish(size_t n);

@@ -10,15 +10,17 @@ namespace vnet::daemon {
 
 namespace {
 
-std::string quoted(const std::string& s) { return "'" + s + "'"; }
+std::string quoted(const std::string& s) {
+  return "'" + s + "'";
+}
 
 // An address a guest's replies can be matched on: not unspecified, not IPv6 link-local.
 std::optional<IpAddress> usableGuestAddress(const std::string& text) {
   auto a = IpAddress::parse(text);
   if (!a) return std::nullopt;
   if (a->isV4() && a->v4().toUint() == 0) return std::nullopt;
-  if (a->isV6() && (a->v6() == Ipv6() || (a->v6().bytes()[0] == 0xfe &&
-                                          (a->v6().bytes()[1] & 0xc0) == 0x80))) {
+  if (a->isV6() &&
+      (a->v6() == Ipv6() || (a->v6().bytes()[0] == 0xfe && (a->v6().bytes()[1] & 0xc0) == 0x80))) {
     return std::nullopt;
   }
   return a;
@@ -36,9 +38,13 @@ Tracer::Tracer(boost::asio::io_context& io, Manager& manager, kernel::Tracing& t
       assembler_(options.settle),
       settle_(io) {}
 
-Tracer::~Tracer() { stopAll("stopped"); }
+Tracer::~Tracer() {
+  stopAll("stopped");
+}
 
-Status Tracer::removeLeftovers() { return tracing_.removeAllTraces(); }
+Status Tracer::removeLeftovers() {
+  return tracing_.removeAllTraces();
+}
 
 Result<kernel::TraceMatch> Tracer::resolve(const TraceRequest& req, unsigned id) {
   auto status = manager_.status(req.network);
@@ -50,7 +56,8 @@ Result<kernel::TraceMatch> Tracer::resolve(const TraceRequest& req, unsigned id)
   kernel::TraceMatch m;
   m.id = id;
   m.bridge = (*def)->bridge.name;
-  if (req.port.empty()) return Error::invalid("port: a port of network " + quoted(req.network) + " is required");
+  if (req.port.empty())
+    return Error::invalid("port: a port of network " + quoted(req.network) + " is required");
   auto ports = manager_.ports(req.network);
   if (!ports) return std::move(ports).error();
   auto port = std::find_if(ports->begin(), ports->end(),
@@ -68,9 +75,10 @@ Result<kernel::TraceMatch> Tracer::resolve(const TraceRequest& req, unsigned id)
     m.guestMac = port->hostMac;
     m.macLow5Only = true;
   } else {
-    return Error::unsupported("port " + quoted(req.port) +
-                              " was not made by vnetd and its MAC " + port->hostMac.toString() +
-                              " does not follow libvirt's fe:xx rule, so its guest's MAC is unknown");
+    return Error::unsupported(
+        "port " + quoted(req.port) + " was not made by vnetd and its MAC " +
+        port->hostMac.toString() +
+        " does not follow libvirt's fe:xx rule, so its guest's MAC is unknown");
   }
   m.guestIp = port->ip;
 
@@ -140,7 +148,8 @@ Result<unsigned> Tracer::start(const TraceRequest& req, std::shared_ptr<TraceOut
   st.count = req.count;
   st.duration = req.duration;
   st.rules.push_back(kernel::nft::traceChainName(id) + " (prerouting, priority " +
-                     std::to_string(kernel::nft::kTracePriority) + "): " + kernel::nft::traceRule(*m));
+                     std::to_string(kernel::nft::kTracePriority) +
+                     "): " + kernel::nft::traceRule(*m));
   if (std::string r = kernel::nft::traceReplyRule(*m); !r.empty()) {
     st.rules.push_back(kernel::nft::traceReplyChainName(id) + " (prerouting, priority " +
                        std::to_string(kernel::nft::kTraceReplyPriority) + "): " + r);
@@ -150,7 +159,9 @@ Result<unsigned> Tracer::start(const TraceRequest& req, std::shared_ptr<TraceOut
   return id;
 }
 
-void Tracer::cancel(unsigned id) { end(id, nullptr); }
+void Tracer::cancel(unsigned id) {
+  end(id, nullptr);
+}
 
 void Tracer::stopAll(const std::string& reason) {
   while (!sessions_.empty()) end(sessions_.begin()->first, &reason);

@@ -26,8 +26,8 @@ namespace vnet::daemon {
 struct TraceRequest {
   std::string network;
   std::string port;
-  std::string to;     // "" or an IPv4/IPv6 address
-  std::string proto;  // "", "icmp", "icmpv6", "tcp", "udp"
+  std::string to;         // "" or an IPv4/IPv6 address
+  std::string proto;      // "", "icmp", "icmpv6", "tcp", "udp"
   unsigned count = 0;     // packets; 0: no limit
   unsigned duration = 0;  // seconds; 0: no limit
 };

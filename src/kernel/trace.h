@@ -52,7 +52,7 @@ struct TraceEvent {
   // Rule and Return: "accept", "drop", "queue", "stolen", "continue", "break", "jump",
   // "goto", "return"; Policy: the chain's policy ("accept" or "drop").
   std::string verdict;
-  std::string target;  // jump/goto target chain
+  std::string target;       // jump/goto target chain
   bool ourTable = false;    // the table is vnet's own (inet vnet)
   unsigned traceId = 0;     // the chain is a trace chain: its trace's id (else 0)
   bool traceReply = false;  // ... and it is the reply chain of that trace

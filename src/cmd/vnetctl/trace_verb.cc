@@ -47,7 +47,9 @@ void runTrace(const Globals& g, const TraceOptions& o) {
     return true;
   });
   if (!s.ok()) throw Failure{s.error().message()};
-  if (!ended) throw Failure{"the trace stopped without an end record (vnetd stopped or closed the connection)"};
+  if (!ended)
+    throw Failure{
+        "the trace stopped without an end record (vnetd stopped or closed the connection)"};
 }
 
 }  // namespace

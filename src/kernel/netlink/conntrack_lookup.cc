@@ -14,7 +14,9 @@ struct CtFree {
   void operator()(nf_conntrack* ct) const { nfct_destroy(ct); }
 };
 
-uint32_t beV4(const IpAddress& a) { return htonl(a.v4().toUint()); }
+uint32_t beV4(const IpAddress& a) {
+  return htonl(a.v4().toUint());
+}
 
 IpAddress v4Of(const nf_conntrack* ct, nf_conntrack_attr attr) {
   return Ipv4(ntohl(nfct_get_attr_u32(ct, attr)));
@@ -62,7 +64,9 @@ int onEntry(enum nf_conntrack_msg_type, struct nf_conntrack* ct, void* data) {
 
 }  // namespace
 
-void NfConntrackLookup::HandleCloser::operator()(nfct_handle* h) const { nfct_close(h); }
+void NfConntrackLookup::HandleCloser::operator()(nfct_handle* h) const {
+  nfct_close(h);
+}
 
 NfConntrackLookup::NfConntrackLookup(std::unique_ptr<nfct_handle, HandleCloser> h)
     : handle_(std::move(h)) {}

@@ -1,17 +1,10 @@
 #include "kernel/nft/nft_tracing.h"
 
-// glibc's <netinet/in.h> first: the kernel headers below then skip their own copies.
+// clang-format off
+// glibc's <netinet/in.h> before the kernel's headers: they then skip their own copies.
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <cerrno>
-#include <map>
-#include <nlohmann/json.hpp>
-#include <tuple>
-
 #include <libmnl/libmnl.h>
 #include <libnftnl/trace.h>
 #include <linux/netfilter.h>
@@ -19,6 +12,14 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <nftables/libnftables.h>
+// clang-format on
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <cerrno>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "base/unique_fd.h"
 #include "kernel/nft/render.h"
@@ -35,33 +36,52 @@ const std::string kTableRef = std::string(kFamily) + " " + std::string(kTableNam
 
 const char* familyName(uint32_t f) {
   switch (f) {
-    case NFPROTO_INET: return "inet";
-    case NFPROTO_IPV4: return "ip";
-    case NFPROTO_ARP: return "arp";
-    case NFPROTO_NETDEV: return "netdev";
-    case NFPROTO_BRIDGE: return "bridge";
-    case NFPROTO_IPV6: return "ip6";
-    default: return "unknown";
+    case NFPROTO_INET:
+      return "inet";
+    case NFPROTO_IPV4:
+      return "ip";
+    case NFPROTO_ARP:
+      return "arp";
+    case NFPROTO_NETDEV:
+      return "netdev";
+    case NFPROTO_BRIDGE:
+      return "bridge";
+    case NFPROTO_IPV6:
+      return "ip6";
+    default:
+      return "unknown";
   }
 }
 
 std::string verdictName(uint32_t code) {
   auto v = static_cast<int32_t>(code);
   switch (v) {
-    case NFT_CONTINUE: return "continue";
-    case NFT_BREAK: return "break";
-    case NFT_JUMP: return "jump";
-    case NFT_GOTO: return "goto";
-    case NFT_RETURN: return "return";
-    default: break;
+    case NFT_CONTINUE:
+      return "continue";
+    case NFT_BREAK:
+      return "break";
+    case NFT_JUMP:
+      return "jump";
+    case NFT_GOTO:
+      return "goto";
+    case NFT_RETURN:
+      return "return";
+    default:
+      break;
   }
   switch (code & NF_VERDICT_MASK) {
-    case NF_DROP: return "drop";
-    case NF_ACCEPT: return "accept";
-    case NF_STOLEN: return "stolen";
-    case NF_QUEUE: return "queue";
-    case NF_REPEAT: return "repeat";
-    default: return "verdict " + std::to_string(code);
+    case NF_DROP:
+      return "drop";
+    case NF_ACCEPT:
+      return "accept";
+    case NF_STOLEN:
+      return "stolen";
+    case NF_QUEUE:
+      return "queue";
+    case NF_REPEAT:
+      return "repeat";
+    default:
+      return "verdict " + std::to_string(code);
   }
 }
 
@@ -103,10 +123,17 @@ int collectTrace(const nlmsghdr* nlh, void* data) {
   TraceEvent e;
   e.id = nftnl_trace_get_u32(t.get(), NFTNL_TRACE_ID);
   switch (nftnl_trace_get_u32(t.get(), NFTNL_TRACE_TYPE)) {
-    case NFT_TRACETYPE_POLICY: e.type = TraceEvent::Type::Policy; break;
-    case NFT_TRACETYPE_RETURN: e.type = TraceEvent::Type::Return; break;
-    case NFT_TRACETYPE_RULE: e.type = TraceEvent::Type::Rule; break;
-    default: return MNL_CB_OK;
+    case NFT_TRACETYPE_POLICY:
+      e.type = TraceEvent::Type::Policy;
+      break;
+    case NFT_TRACETYPE_RETURN:
+      e.type = TraceEvent::Type::Return;
+      break;
+    case NFT_TRACETYPE_RULE:
+      e.type = TraceEvent::Type::Rule;
+      break;
+    default:
+      return MNL_CB_OK;
   }
   e.family = familyName(nftnl_trace_get_u32(t.get(), NFTNL_TRACE_FAMILY));
   e.table = strOf(t.get(), NFTNL_TRACE_TABLE);
@@ -202,8 +229,8 @@ struct NftTracing::Impl {
   }
 
   void annotate(TraceEvent& e) {
-    const ChainListing& c = chainListing(e.family, e.table, e.chain,
-                                         e.type == TraceEvent::Type::Rule ? e.handle : 0);
+    const ChainListing& c =
+        chainListing(e.family, e.table, e.chain, e.type == TraceEvent::Type::Rule ? e.handle : 0);
     e.ourTable = e.family == kFamily && e.table == kTableName;
     if (e.ourTable) {
       if (auto id = traceIdOfChain(e.chain)) {
@@ -266,7 +293,9 @@ struct NftTracing::Impl {
 
 NftTracing::NftTracing(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-NftTracing::~NftTracing() { stopListening(); }
+NftTracing::~NftTracing() {
+  stopListening();
+}
 
 Result<std::unique_ptr<NftTracing>> NftTracing::create(asio::io_context& io) {
   auto impl = std::make_unique<Impl>(io);

@@ -18,7 +18,9 @@ bool usableIfname(std::string_view s) {
   });
 }
 
-const char* ipKeyword(const IpAddress& a) { return a.isV4() ? "ip" : "ip6"; }
+const char* ipKeyword(const IpAddress& a) {
+  return a.isV4() ? "ip" : "ip6";
+}
 
 // `meta l4proto ...` for proto; "icmp" to an IPv6 address means ICMPv6.
 std::string protoMatch(const std::string& proto, const std::optional<IpAddress>& family) {
@@ -43,9 +45,13 @@ std::string chainDecl(const std::string& name, int priority) {
 
 }  // namespace
 
-std::string traceChainName(unsigned id) { return std::string(kPrefix) + std::to_string(id); }
+std::string traceChainName(unsigned id) {
+  return std::string(kPrefix) + std::to_string(id);
+}
 
-std::string traceReplyChainName(unsigned id) { return traceChainName(id) + std::string(kReplySuffix); }
+std::string traceReplyChainName(unsigned id) {
+  return traceChainName(id) + std::string(kReplySuffix);
+}
 
 std::optional<unsigned> traceIdOfChain(std::string_view chain) {
   if (!chain.starts_with(kPrefix)) return std::nullopt;
@@ -62,7 +68,9 @@ std::optional<unsigned> traceIdOfChain(std::string_view chain) {
   return id;
 }
 
-bool isTraceChain(std::string_view chain) { return traceIdOfChain(chain).has_value(); }
+bool isTraceChain(std::string_view chain) {
+  return traceIdOfChain(chain).has_value();
+}
 
 Status checkTraceMatch(const TraceMatch& m) {
   if (!usableIfname(m.bridge)) {
@@ -79,18 +87,20 @@ std::string traceRule(const TraceMatch& m) {
   std::string r = "iifname \"" + m.bridge + "\" " + macMatch(m);
   if (m.to) r += std::string(ipKeyword(*m.to)) + " daddr " + m.to->toString() + " ";
   r += protoMatch(m.proto, m.to);
-  return r + "meta nftrace set 1 comment \"vnet trace " + std::to_string(m.id) + ": from the guest\"";
+  return r + "meta nftrace set 1 comment \"vnet trace " + std::to_string(m.id) +
+         ": from the guest\"";
 }
 
 std::string traceReplyRule(const TraceMatch& m) {
   if (!m.guestIp) return "";
   if (m.to && m.to->family() != m.guestIp->family()) return "";
   const char* kw = ipKeyword(*m.guestIp);
-  std::string r = "ct direction reply ct original " + std::string(kw) + " saddr " +
-                  m.guestIp->toString() + " ";
+  std::string r =
+      "ct direction reply ct original " + std::string(kw) + " saddr " + m.guestIp->toString() + " ";
   if (m.to) r += "ct original " + std::string(kw) + " daddr " + m.to->toString() + " ";
   r += protoMatch(m.proto, m.guestIp);
-  return r + "meta nftrace set 1 comment \"vnet trace " + std::to_string(m.id) + ": replies to the guest\"";
+  return r + "meta nftrace set 1 comment \"vnet trace " + std::to_string(m.id) +
+         ": replies to the guest\"";
 }
 
 std::string renderAddTrace(const TraceMatch& m) {

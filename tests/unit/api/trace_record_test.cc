@@ -36,21 +36,23 @@ TracePacket natPacket() {
   p.packet.icmpId = 4550;
   p.packet.icmpSeq = 1;
   p.packet.length = 84;
-  auto trace = step("prerouting", "inet", "vnet", "trace_3", "rule",
-                    "iifname \"vnbr0\" ether saddr 52:54:00:aa:bb:cc meta nftrace set 1", "continue");
+  auto trace =
+      step("prerouting", "inet", "vnet", "trace_3", "rule",
+           "iifname \"vnbr0\" ether saddr 52:54:00:aa:bb:cc meta nftrace set 1", "continue");
   trace.trace = true;
   trace.iif = "vnbr0";
   trace.priority = -350;
   auto tracePolicy = step("prerouting", "inet", "vnet", "trace_3", "policy", "", "accept");
   tracePolicy.trace = true;
   auto fwd = step("forward", "inet", "vnet", "forward", "rule",
-                  "iifname vmap @forward_iif comment \"from guests: then the sending network\"", "jump",
-                  "default_fwd_in");
+                  "iifname vmap @forward_iif comment \"from guests: then the sending network\"",
+                  "jump", "default_fwd_in");
   fwd.iif = "vnbr0";
   fwd.oif = "uplink0";
   p.steps = {trace, tracePolicy, fwd,
              step("forward", "inet", "vnet", "default_fwd_in", "rule",
-                  "ip saddr 192.168.122.0/24 accept comment \"default: guests in 192.168.122.0/24 to outside\"",
+                  "ip saddr 192.168.122.0/24 accept comment \"default: guests in 192.168.122.0/24 "
+                  "to outside\"",
                   "accept"),
              step("postrouting", "inet", "vnet", "default_nat", "rule",
                   "ip saddr 192.168.122.0/24 ip daddr != 192.168.122.0/24 masquerade", "accept")};
@@ -119,13 +121,15 @@ TEST(TraceRecord, TextOfAnAcceptedNattedPacket) {
   EXPECT_NE(t.find("  forward     inet vnet forward        rule  iifname vmap @forward_iif"),
             std::string::npos)
       << t;
-  EXPECT_NE(t.find("\xe2\x86\x92 jump default_fwd_in   [in vnbr0, out uplink0]\n"), std::string::npos)
+  EXPECT_NE(t.find("\xe2\x86\x92 jump default_fwd_in   [in vnbr0, out uplink0]\n"),
+            std::string::npos)
       << t;
   EXPECT_NE(t.find("default_nat"), std::string::npos);
   EXPECT_NE(t.find("masquerade  \xe2\x86\x92 accept\n"), std::string::npos) << t;
   EXPECT_NE(t.find("  NAT: 192.168.122.10 \xe2\x86\x92 198.51.100.1 leaves uplink0 as 203.0.113.2"),
             std::string::npos);
-  EXPECT_NE(t.find("  Fate: accepted by every chain it met, leaves by uplink0\n"), std::string::npos);
+  EXPECT_NE(t.find("  Fate: accepted by every chain it met, leaves by uplink0\n"),
+            std::string::npos);
   // The trace chain's own policy line is left out of the text.
   EXPECT_EQ(t.find("policy accept"), std::string::npos) << t;
   EXPECT_EQ(t.substr(t.size() - 2), "\n\n");
@@ -139,12 +143,14 @@ TEST(TraceRecord, TextNamesWhatDroppedThePacket) {
   p.fate = TraceFate{"dropped", "forward", "ip", "filter", "FORWARD", "policy", "", 0, ""};
   std::string t = renderText(p);
   EXPECT_NE(t.find("  forward    ip filter FORWARD policy drop\n"), std::string::npos) << t;
-  EXPECT_NE(t.find("  Fate: DROPPED by the policy of chain FORWARD of table ip filter, hook forward\n"),
-            std::string::npos)
+  EXPECT_NE(
+      t.find("  Fate: DROPPED by the policy of chain FORWARD of table ip filter, hook forward\n"),
+      std::string::npos)
       << t;
 
-  p.fate = TraceFate{"dropped", "forward", "ip", "filter", "FORWARD", "rule",
-                     "ip saddr 192.168.122.0/24 drop", 2, ""};
+  p.fate = TraceFate{
+      "dropped", "forward", "ip", "filter", "FORWARD", "rule", "ip saddr 192.168.122.0/24 drop",
+      2,         ""};
   t = renderText(p);
   EXPECT_NE(t.find("  Fate: DROPPED by rule \"ip saddr 192.168.122.0/24 drop\" (handle 2) in chain "
                    "FORWARD of table ip filter, hook forward\n"),
@@ -165,8 +171,9 @@ TEST(TraceRecord, TextOfStartAndEnd) {
             "Tracing port vnet0 of network default (guest 52:54:00:aa:bb:cc): icmp packets, for 2 "
             "packets (trace 3).\nTrace rules in table inet vnet (removed when the trace ends):\n"
             "  trace_3 (prerouting, priority -350): iifname ...\n\n");
-  EXPECT_EQ(renderText(TraceEnd{"count", 2, ""}),
-            "Trace ended (the packet count was reached): 2 packets shown; its rules were removed.\n");
+  EXPECT_EQ(
+      renderText(TraceEnd{"count", 2, ""}),
+      "Trace ended (the packet count was reached): 2 packets shown; its rules were removed.\n");
 }
 
 TEST(TraceRecord, PacketDescriptions) {

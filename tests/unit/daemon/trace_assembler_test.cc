@@ -28,11 +28,13 @@ std::vector<kernel::TraceEvent> pingOut(uint32_t id, uint16_t seq) {
       withPacket(ruleEvent(id, "inet", "vnet", "forward", "forward", "iifname vmap @forward_iif",
                            "jump", "default_fwd_in"),
                  ip, icmp, "vnbr0", "uplink0"),
-      ruleEvent(id, "inet", "vnet", "default_fwd_in", "", "ip saddr 192.168.122.0/24 accept", "accept"),
+      ruleEvent(id, "inet", "vnet", "default_fwd_in", "", "ip saddr 192.168.122.0/24 accept",
+                "accept"),
       withPacket(ruleEvent(id, "inet", "vnet", "postrouting", "postrouting",
                            "ip saddr vmap @postrouting_saddr4", "jump", "default_nat"),
                  ip, icmp, "", "uplink0"),
-      ruleEvent(id, "inet", "vnet", "default_nat", "", "ip saddr 192.168.122.0/24 masquerade", "accept"),
+      ruleEvent(id, "inet", "vnet", "default_nat", "", "ip saddr 192.168.122.0/24 masquerade",
+                "accept"),
   };
 }
 
@@ -112,7 +114,8 @@ TEST(TraceAssembler, PacketsNoTraceMarkedAreDropped) {
   TraceAssembler a(100ms);
   Clock::time_point t0{};
   auto ip = ipv4Header("10.0.0.1", "10.0.0.2", IPPROTO_ICMP);
-  a.add(withPacket(policyEvent(9, "ip", "filter", "INPUT", "input", "accept"), ip, icmpEcho(8, 1, 1), "eth0"),
+  a.add(withPacket(policyEvent(9, "ip", "filter", "INPUT", "input", "accept"), ip,
+                   icmpEcho(8, 1, 1), "eth0"),
         t0);
   EXPECT_TRUE(a.take(t0 + 1s).empty());
   EXPECT_EQ(a.open(), 0u);
@@ -170,14 +173,16 @@ TEST(TraceAssembler, RepliesAreMarkedToGuestAndShowTheirTranslation) {
   EXPECT_EQ(done[0].packet.direction, "to-guest");
   ASSERT_EQ(done[0].packet.nat.size(), 1u);
   EXPECT_EQ(done[0].packet.nat[0].kind, "reply");
-  EXPECT_EQ(done[0].packet.nat[0].text,
-            "198.51.100.1 " + kArrow + " 203.0.113.2 is delivered to 192.168.122.10 (seen at forward)");
+  EXPECT_EQ(
+      done[0].packet.nat[0].text,
+      "198.51.100.1 " + kArrow + " 203.0.113.2 is delivered to 192.168.122.10 (seen at forward)");
 }
 
 // Linux 6.x gives a forwarded packet a new trace id after prerouting.
 std::vector<kernel::TraceEvent> withIds(std::vector<kernel::TraceEvent> events, uint32_t pre,
                                         uint32_t later) {
-  for (auto& e : events) e.id = e.hook == "prerouting" || e.chain.starts_with("trace_") ? pre : later;
+  for (auto& e : events)
+    e.id = e.hook == "prerouting" || e.chain.starts_with("trace_") ? pre : later;
   return events;
 }
 
@@ -241,11 +246,11 @@ TEST(TraceAssembler, RuleEventsWithoutARuleAreNotSteps) {
   end.handle = 0;
   a.add(events[0], t0);
   a.add(end, t0);
-  auto reply = inTraceChain(withPacket(ruleEvent(1, "inet", "vnet", "trace_3_reply", "prerouting", "",
-                                                 "continue"),
-                                       ipv4Header("192.168.122.10", "198.51.100.1", IPPROTO_ICMP),
-                                       icmpEcho(8, 77, 1), "vnbr0"),
-                            3, true);
+  auto reply = inTraceChain(
+      withPacket(ruleEvent(1, "inet", "vnet", "trace_3_reply", "prerouting", "", "continue"),
+                 ipv4Header("192.168.122.10", "198.51.100.1", IPPROTO_ICMP), icmpEcho(8, 77, 1),
+                 "vnbr0"),
+      3, true);
   reply.handle = 0;
   a.add(reply, t0);
   auto done = a.takeAll();
@@ -264,11 +269,17 @@ TEST(TraceAssembler, NatFromConntrack) {
   EXPECT_EQ(nat->kind, "snat");
   EXPECT_EQ(nat->before, "192.168.122.10:40000");
   EXPECT_EQ(nat->after, "203.0.113.2:40001");
-  EXPECT_EQ(nat->text, "192.168.122.10 " + kArrow +
-                           " 198.51.100.1 leaves uplink0 as 203.0.113.2:40001 (source NAT by conntrack)");
+  EXPECT_EQ(nat->text,
+            "192.168.122.10 " + kArrow +
+                " 198.51.100.1 leaves uplink0 as 203.0.113.2:40001 (source NAT by conntrack)");
 
-  kernel::FlowTuple icmp{*IpAddress::parse("192.168.122.10"), *IpAddress::parse("198.51.100.1"),
-                         IPPROTO_ICMP, 77, 0, 8, 0};
+  kernel::FlowTuple icmp{*IpAddress::parse("192.168.122.10"),
+                         *IpAddress::parse("198.51.100.1"),
+                         IPPROTO_ICMP,
+                         77,
+                         0,
+                         8,
+                         0};
   kernel::FlowTuple icmpReply{*IpAddress::parse("198.51.100.1"), *IpAddress::parse("203.0.113.2"),
                               IPPROTO_ICMP};
   auto n2 = natFromConntrack(icmp, {icmp, icmpReply}, "uplink0");
@@ -285,7 +296,8 @@ TEST(TraceAssembler, NatFromConntrack) {
 }
 
 TEST(TraceAssembler, ParsesHeadersAndSurvivesGarbage) {
-  auto tcp = parsePacket(ipv4Header("10.0.0.1", "10.0.0.2", IPPROTO_TCP, 60), tcpHeader(40000, 80, 0x12));
+  auto tcp =
+      parsePacket(ipv4Header("10.0.0.1", "10.0.0.2", IPPROTO_TCP, 60), tcpHeader(40000, 80, 0x12));
   EXPECT_EQ(tcp.info.family, "ipv4");
   EXPECT_EQ(tcp.info.proto, "tcp");
   EXPECT_EQ(tcp.info.sport, 40000);

@@ -46,7 +46,8 @@ std::vector<kernel::TraceEvent> pingOut(uint32_t id, unsigned traceId, const std
       withPacket(ruleEvent(id, "inet", "vnet", "forward", "forward", "iifname vmap @forward_iif",
                            "jump", "default_fwd_in"),
                  ip, icmp, "vnbr0", "uplink0"),
-      ruleEvent(id, "inet", "vnet", "default_fwd_in", "", "ip saddr 192.168.122.0/24 accept", "accept"),
+      ruleEvent(id, "inet", "vnet", "default_fwd_in", "", "ip saddr 192.168.122.0/24 accept",
+                "accept"),
       withPacket(ruleEvent(id, "inet", "vnet", "postrouting", "postrouting",
                            "ip saddr vmap @postrouting_saddr4", "jump", "default_nat"),
                  ip, icmp, "", "uplink0"),
@@ -110,8 +111,13 @@ class TracerTest : public ::testing::Test {
 };
 
 TEST_F(TracerTest, TracesUntilTheCountAndRemovesItsChains) {
-  kernel::FlowTuple orig{*IpAddress::parse("192.168.122.10"), *IpAddress::parse("198.51.100.1"),
-                         IPPROTO_ICMP, 77, 0, 8, 0};
+  kernel::FlowTuple orig{*IpAddress::parse("192.168.122.10"),
+                         *IpAddress::parse("198.51.100.1"),
+                         IPPROTO_ICMP,
+                         77,
+                         0,
+                         8,
+                         0};
   kernel::FlowTuple reply{*IpAddress::parse("198.51.100.1"), *IpAddress::parse("203.0.113.2"),
                           IPPROTO_ICMP};
   conntrack_.add({orig, reply});
@@ -132,9 +138,10 @@ TEST_F(TracerTest, TracesUntilTheCountAndRemovesItsChains) {
   ASSERT_EQ(starts.size(), 1u);
   EXPECT_EQ(starts[0].port, port_);
   ASSERT_EQ(starts[0].rules.size(), 1u);
-  EXPECT_NE(starts[0].rules[0].find("trace_1 (prerouting, priority -350): iifname \"vnbr0\" ether saddr "
-                                    "52:54:00:aa:bb:cc"),
-            std::string::npos);
+  EXPECT_NE(
+      starts[0].rules[0].find("trace_1 (prerouting, priority -350): iifname \"vnbr0\" ether saddr "
+                              "52:54:00:aa:bb:cc"),
+      std::string::npos);
 
   emit(pingOut(0x10, 1, "192.168.122.10", 1));
   settle();

@@ -1,9 +1,10 @@
 // The trace chains' batches and the parsing of listings used to annotate trace events.
+#include "kernel/nft/trace_rules.h"
+
 #include <gtest/gtest.h>
 
 #include "kernel/nft/render.h"
 #include "kernel/nft/trace_listing.h"
-#include "kernel/nft/trace_rules.h"
 
 namespace vnet::kernel::nft {
 namespace {
@@ -35,14 +36,17 @@ TEST(TraceRules, AddBatchCreatesBothChainsAndTheGuestRule) {
   TraceMatch m = match();
   m.to = IpAddress::parse("198.51.100.1");
   m.proto = "icmp";
-  EXPECT_EQ(renderAddTrace(m),
-            "add table inet vnet\n"
-            "add chain inet vnet trace_3 { type filter hook prerouting priority -350; policy accept; }\n"
-            "add chain inet vnet trace_3_reply { type filter hook prerouting priority -150; policy accept; }\n"
-            "flush chain inet vnet trace_3\n"
-            "flush chain inet vnet trace_3_reply\n"
-            "add rule inet vnet trace_3 iifname \"vnbr0\" ether saddr 52:54:00:aa:bb:cc ip daddr "
-            "198.51.100.1 meta l4proto icmp meta nftrace set 1 comment \"vnet trace 3: from the guest\"\n");
+  EXPECT_EQ(
+      renderAddTrace(m),
+      "add table inet vnet\n"
+      "add chain inet vnet trace_3 { type filter hook prerouting priority -350; policy accept; }\n"
+      "add chain inet vnet trace_3_reply { type filter hook prerouting priority -150; policy "
+      "accept; }\n"
+      "flush chain inet vnet trace_3\n"
+      "flush chain inet vnet trace_3_reply\n"
+      "add rule inet vnet trace_3 iifname \"vnbr0\" ether saddr 52:54:00:aa:bb:cc ip daddr "
+      "198.51.100.1 meta l4proto icmp meta nftrace set 1 comment \"vnet trace 3: from the "
+      "guest\"\n");
 }
 
 TEST(TraceRules, ReplyRuleNeedsTheGuestAddress) {

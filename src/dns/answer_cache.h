@@ -113,8 +113,11 @@ class AnswerCache {
   struct KeyHash {
     size_t operator()(const KeyRef& k) const noexcept { return k.hash; }
   };
+  // The hash first: other keys in a bucket then cost no visit to their bytes.
   struct KeyEq {
-    bool operator()(const KeyRef& a, const KeyRef& b) const noexcept { return a.bytes == b.bytes; }
+    bool operator()(const KeyRef& a, const KeyRef& b) const noexcept {
+      return a.hash == b.hash && a.bytes == b.bytes;
+    }
   };
   struct Node {
     std::string key;  // map keys point into this

@@ -72,6 +72,8 @@ rcvbuf_errors() {
   ip netns exec "$1" awk '$1 == "Udp:" { if (!h) { for (i = 2; i <= NF; i++) c[$i] = i; h = 1 } else print $(c["RcvbufErrors"]) }' /proc/net/snmp
 }
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+# Proportional set size (shared pages divided among the processes mapping them), kB.
+pss_kb() { awk '$1 == "Pss:" {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null; }
 
 forget_pid() {
   local p=$1 keep=() q
@@ -355,15 +357,15 @@ for s in "${SERVERS[@]}"; do
   # also after `vnetctl net-dhcp-leases` listed them all (the API builds the whole list).
   [ -n "${PID[$s]:-}" ] && kill -0 "${PID[$s]}" 2>/dev/null || continue
   rss=$(status_kb "${PID[$s]}" VmRSS); hwm=$(status_kb "${PID[$s]}" VmHWM); n=$(srv_leases "$s")
-  anon=$(status_kb "${PID[$s]}" RssAnon); file=$(status_kb "${PID[$s]}" RssFile)
+  anon=$(status_kb "${PID[$s]}" RssAnon); file=$(status_kb "${PID[$s]}" RssFile); pss=$(pss_kb "${PID[$s]}")
   listed="" rss2="" hwm2="" anon2="" file2=""
   if [ "$s" = vnet ]; then
     listed=$(lab_ctl net-dhcp-leases perf | grep -c ' ipv4 ' || true)
     rss2=$(status_kb "${PID[$s]}" VmRSS); hwm2=$(status_kb "${PID[$s]}" VmHWM)
     anon2=$(status_kb "${PID[$s]}" RssAnon); file2=$(status_kb "${PID[$s]}" RssFile)
   fi
-  printf '%s\tfillrss\t0\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$rss" "$hwm" "$n" "$rss2" "$hwm2" \
-    "$listed" "$anon" "$file" "$anon2" "$file2" >>"$RES"
+  printf '%s\tfillrss\t0\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$rss" "$hwm" "$n" "$rss2" "$hwm2" \
+    "$listed" "$anon" "$file" "$anon2" "$file2" "$pss" >>"$RES"
   srv_stop "$s"
 done
 

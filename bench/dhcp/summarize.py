@@ -5,7 +5,7 @@ Columns of a perfdhcp line: server phase rate achieved do_sent do_recv ra_sent r
 do_p50 do_p99 ra_p50 ra_p99 server_cpu_s perfdhcp_cpu_s wall_s rss_kb hwm_kb leases.
 rcvbuf_drops naks client_rcvbuf_drops (UDP receive-buffer overflows in the server's namespace during the run;
 DHCPNAKs the server logged; overflows in perfdhcp's namespace). A 'fillrss' line: server fillrss 0 rss_kb hwm_kb leases [rss hwm after listing, listed,
-RssAnon, RssFile, RssAnon and RssFile after listing] (kB)."""
+RssAnon, RssFile, RssAnon and RssFile after listing, Pss] (kB)."""
 import math
 import statistics
 import sys
@@ -21,7 +21,8 @@ for line in open(res):
     f = line.rstrip("\n").split("\t")
     if len(f) >= 6 and f[1] == "fillrss":
         g = lambda i: int(f[i]) if len(f) > i and f[i] else None
-        fill[f[0]] = (g(3) or 0, g(4) or 0, g(5) or 0, g(6), g(7), g(8), g(9), g(10), g(11), g(12))
+        fill[f[0]] = (g(3) or 0, g(4) or 0, g(5) or 0, g(6), g(7), g(8), g(9), g(10), g(11), g(12),
+                      g(13))
         continue
     if len(f) < 19:
         continue
@@ -172,9 +173,10 @@ for s in servers:
     done = sum(r["ra_recv"] for r in fr)
     secs = sum(r["wall"] for r in fr)
     if s in fill:
-        rss, hwm, n, rss2, hwm2, listed, anon, file, anon2, file2 = fill[s]
+        rss, hwm, n, rss2, hwm2, listed, anon, file, anon2, file2, pss = fill[s]
         split = (f"  (own memory RssAnon {anon / 1024:.1f} MB + mapped binary and libraries "
-                 f"RssFile {file / 1024:.1f} MB)" if anon is not None and file is not None else "")
+                 f"RssFile {file / 1024:.1f} MB" + (f"; PSS {pss / 1024:.1f} MB" if pss else "") + ")"
+                 if anon is not None and file is not None else "")
         print(f"{s:<8} leases {n:>6}  RSS {rss / 1024:6.1f} MB  HWM {hwm / 1024:6.1f} MB  "
               f"({int(done)} ACKs in {secs:.0f} s, {len(fr)} perfdhcp run(s)){split}")
         if rss2:
@@ -215,9 +217,10 @@ for inc in ("kea", "dnsmasq"):
     print(f"cpu/exch vnet/{inc:<8} {fmt(rc, '.2f')} at {rate}/s "
           f"({fmt(v['cpuk'] if v else math.nan, '.0f')} vs {fmt(i['cpuk'] if i else math.nan, '.0f')} ms per 1,000 exchanges){goal}")
 if "vnet" in fill:
-    rss, hwm, n, rss2, hwm2, listed, anon, file, anon2, file2 = fill["vnet"]
+    rss, hwm, n, rss2, hwm2, listed, anon, file, anon2, file2, pss = fill["vnet"]
     print(f"RSS      vnet with {n} leases: {rss / 1024:.1f} MB (goal < 10 MB with 50,000 leases)"
           + (f", of which RssAnon {anon / 1024:.1f} MB" if anon is not None else "")
+          + (f" (PSS {pss / 1024:.1f} MB)" if pss else "")
           + (f"; {rss2 / 1024:.1f} MB after listing them through the API" if rss2 else ""))
 if gen_limited:
     r = next((x for x in reversed(rows) if x["server"] == "vnet" and x["phase"] == "search"

@@ -105,8 +105,9 @@ std::vector<const SocketFact*> takers(const Facts& f, const std::string& proto, 
   return out;
 }
 
-void addStopFix(const std::vector<const SocketFact*>& socks, Finding& fd, const std::string& net,
-                const std::string& bridge) {
+void addStopFix(const std::vector<const SocketFact*>& socks, Finding& fd, const NetworkFacts& n) {
+  const std::string& net = n.def.name;
+  const std::string& bridge = n.def.bridge.name;
   std::set<int> pids;
   bool dnsmasq = false;
   for (const auto* s : socks) {
@@ -123,8 +124,12 @@ void addStopFix(const std::vector<const SocketFact*>& socks, Finding& fd, const 
     fd.fix.push_back("or keep dnsmasq off this bridge: bind-interfaces and except-interface=" + bridge +
                      " in its configuration, then restart it");
   }
-  fd.fix.push_back("then: vnetctl net-destroy " + net + " && vnetctl net-start " + net +
-                   " (vnetd binds its sockets when the network starts)");
+  if (n.active) {
+    fd.fix.push_back("then: vnetctl net-destroy " + net + " && vnetctl net-start " + net +
+                     " (vnetd binds its sockets when the network starts)");
+  } else {
+    fd.fix.push_back("then: vnetctl net-start " + net);
+  }
 }
 
 }  // namespace
@@ -311,7 +316,7 @@ void checkPorts(const Facts& f, const NetworkFacts& n, std::vector<Finding>& out
       fd.evidence.push_back(std::string("network '") + net.name + "' is " +
                             (n.active ? "running" : "not running") + "; its DNS needs udp and tcp " +
                             addrs.front() + ":53 (bridge " + br + ")");
-      addStopFix(socks, fd, net.name, br);
+      addStopFix(socks, fd, n);
       out.push_back(std::move(fd));
     }
   }
@@ -342,7 +347,7 @@ void checkPorts(const Facts& f, const NetworkFacts& n, std::vector<Finding>& out
       fd.evidence.push_back(std::string("network '") + net.name + "' is " +
                             (n.active ? "running" : "not running") +
                             "; its DHCP server binds udp 0.0.0.0:67 on bridge " + br);
-      addStopFix(socks, fd, net.name, br);
+      addStopFix(socks, fd, n);
       out.push_back(std::move(fd));
     }
   }

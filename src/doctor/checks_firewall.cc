@@ -145,6 +145,7 @@ Finding toFinding(const Facts& f, const NetworkFacts& n, const ChainReport& r,
     const std::string& allow = classes[idx].allow;
     if (!allows.insert(allow).second) continue;
     if (docker) {
+      // Docker jumps to DOCKER-USER first thing in FORWARD and never rewrites it.
       const auto& t = classes[idx].traffic;
       if (t.iif && t.oif && !t.iif->empty() && !t.oif->empty() && t.iif->front() == br && t.oif->front() == br) {
         fd.fix.push_back("iptables -I DOCKER-USER -i " + br + " -o " + br + " -j ACCEPT");
@@ -153,11 +154,14 @@ Finding toFinding(const Facts& f, const NetworkFacts& n, const ChainReport& r,
       } else {
         fd.fix.push_back("iptables -I DOCKER-USER -o " + br + " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT");
       }
+      fd.fix.push_back("  (with nft: nft insert rule ip filter DOCKER-USER " + allow + " accept)");
     } else {
       fd.fix.push_back("nft insert rule " + c.ref() + " " + allow + " accept");
     }
   }
-  if (docker) fd.fix.push_back("(Docker keeps the DOCKER-USER chain across restarts; the FORWARD chain it rewrites)");
+  if (docker) {
+    fd.fix.push_back("(Docker rewrites FORWARD when it restarts but leaves DOCKER-USER alone)");
+  }
   if (ufw) {
     fd.fix.push_back("with ufw: ufw route allow in on " + br + "; ufw route allow out on " + br +
                      "; ufw allow in on " + br + " to any port 53; ufw allow in on " + br +

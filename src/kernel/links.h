@@ -19,6 +19,7 @@ struct LinkInfo {
   Mac mac;
   unsigned mtu = 0;
   bool up = false;     // IFF_UP
+  bool lowerUp = true; // IFF_LOWER_UP: carrier (false shows as NO-CARRIER in `ip link`)
   int masterIndex = 0; // ifindex of the bridge this link is enslaved to, 0 if none
 };
 

@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
   vnetctl::addNetVerbs(app, g);
   vnetctl::addPortVerbs(app, g);
   vnetctl::addTraceVerbs(app, g);
+  vnetctl::addDoctorVerbs(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -83,5 +84,5 @@ int main(int argc, char** argv) {
     std::cerr << "error: " << f.message << "\n";
     return 1;
   }
-  return 0;
+  return g.exitStatus;
 }

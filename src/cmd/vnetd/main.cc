@@ -12,14 +12,17 @@
 
 #include "api/http_server.h"
 #include "daemon/api_service.h"
+#include "daemon/doctor_service.h"
 #include "daemon/manager.h"
 #include "daemon/real_services.h"
 #include "daemon/trace_api.h"
 #include "daemon/tracer.h"
 #include "kernel/netlink/conntrack_lookup.h"
 #include "kernel/netlink/netlink_links.h"
+#include "kernel/netlink/sock_diag.h"
 #include "kernel/nft/nft_firewall.h"
 #include "kernel/nft/nft_tracing.h"
+#include "kernel/nft/ruleset_probe.h"
 
 namespace {
 
@@ -97,6 +100,16 @@ int main(int argc, char** argv) {
 
   vnet::api::Router router = vnet::daemon::makeApiRouter(manager);
   vnet::daemon::addTraceRoutes(router, tracer);
+  vnet::doctor::ProbeEnv doctorEnv;
+  doctorEnv.links = links->get();
+  doctorEnv.listRuleset = []() -> vnet::Result<vnet::doctor::RulesetText> {
+    auto l = vnet::kernel::nft::listRuleset();
+    if (!l) return std::move(l).error();
+    return vnet::doctor::RulesetText{std::move(l->json), std::move(l->text)};
+  };
+  doctorEnv.checkNat = vnet::kernel::nft::checkNatUsable;
+  doctorEnv.boundDevices = vnet::kernel::socketBoundDevices;
+  vnet::daemon::addDoctorRoutes(router, manager, doctorEnv);
   auto server = vnet::api::HttpServer::listenUnix(
       io, socketPath, 0660, [&router](const vnet::api::Request& r) { return router.route(r); });
   if (!server) return fatal(server.error().message());

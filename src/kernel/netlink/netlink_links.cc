@@ -418,10 +418,6 @@ Result<std::vector<Cidr>> NetlinkLinks::addresses(const std::string& dev) {
 
 // --- Routes ----------------------------------------------------------------------
 
-void NetlinkLinks::MngrDeleter::operator()(nl_cache_mngr* mngr) const {
-  nl_cache_mngr_free(mngr);
-}
-
 Result<std::vector<RouteInfo>> NetlinkLinks::routes() {
   return cachedRoutes([](const Cidr&) { return true; });
 }
@@ -433,27 +429,13 @@ Result<std::vector<RouteInfo>> NetlinkLinks::routesOverlapping(const Cidr& subne
 Result<std::vector<RouteInfo>> NetlinkLinks::cachedRoutes(
     const std::function<bool(const Cidr&)>& keep) {
   const std::string ctx = "listing routes";
-  if (routeMngr_) {
-    // Applies the queued notifications; an error (ENOBUFS: some were lost) means the cache
-    // may be stale: start over with a fresh dump.
-    if (nl_cache_mngr_data_ready(routeMngr_.get()) < 0) {
-      routeMngr_.reset();
-      routeCache_ = nullptr;
-    }
-  }
-  if (!routeMngr_) {
-    nl_cache_mngr* mngr = nullptr;
-    // Flags 0: the cache stays private to this object (no global auto-provide).
-    Status s = request([&] { return nl_cache_mngr_alloc(nullptr, NETLINK_ROUTE, 0, &mngr); });
-    VNET_NL_TRY(s, ctx);
-    routeMngr_.reset(mngr);
-    s = request([&] { return nl_cache_mngr_add(mngr, "route/route", nullptr, nullptr, &routeCache_); });
-    if (!s) {
-      routeMngr_.reset();
-      routeCache_ = nullptr;
-    }
-    VNET_NL_TRY(s, ctx);
-  }
+  // A fresh dump each time. (A cache fed by route notifications would make this O(changes),
+  // but the kernel flushes IPv4 routes without RTM_DELROUTE when a link goes down or an
+  // address goes away, so such a cache needs link and address events to stay true.)
+  nl_cache* raw = nullptr;
+  Status s = request([&] { return rtnl_route_alloc_cache(sock_.get(), AF_UNSPEC, 0, &raw); });
+  CachePtr cache(raw);
+  VNET_NL_TRY(s, ctx);
 
   // Device names of the routes' ifindexes, looked up one by one (SIOCGIFNAME) and only for
   // the routes returned.
@@ -467,7 +449,7 @@ Result<std::vector<RouteInfo>> NetlinkLinks::cachedRoutes(
     return it->second;
   };
   std::vector<RouteInfo> out;
-  forEachObject<rtnl_route>(routeCache_, [&](rtnl_route* r) {
+  forEachObject<rtnl_route>(cache.get(), [&](rtnl_route* r) {
     if (rtnl_route_get_table(r) != RT_TABLE_MAIN || rtnl_route_get_type(r) != RTN_UNICAST) return;
     const nl_addr* dst = rtnl_route_get_dst(r);
     auto ip = nl::fromNlAddr(dst);

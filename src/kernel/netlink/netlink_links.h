@@ -18,8 +18,6 @@
 
 #include "kernel/links.h"
 
-struct nl_cache;
-struct nl_cache_mngr;
 struct nl_msg;
 struct nl_sock;
 struct rtnl_link;
@@ -54,10 +52,7 @@ class NetlinkLinks final : public Links {
   Result<std::vector<Cidr>> addresses(const std::string& dev) override;
 
   // Unicast routes of the main table, both families; multipath routes report their
-  // first next hop. Read from a route cache that one dump fills when first needed and the
-  // kernel's route notifications keep current (drained before each read; refilled by a new
-  // dump if notifications were lost), so a read does not dump a table that grows with the
-  // number of networks. Device names are resolved only for the routes returned.
+  // first next hop. Device names are resolved only for the routes returned.
   Result<std::vector<RouteInfo>> routes() override;
   Result<std::vector<RouteInfo>> routesOverlapping(const Cidr& subnet) override;
   // Adds with protocol "static"; metric 0 means the kernel's default for the family.
@@ -111,16 +106,10 @@ class NetlinkLinks final : public Links {
   Error undoNewLink(const std::string& name, Error cause);
   Status changeAddress(const std::string& dev, const Cidr& address, bool add);
   Status changeRoute(const RouteInfo& route, bool add);
-  // The main-table unicast routes of the route cache that satisfy `keep`.
+  // The main-table unicast routes whose destination satisfies `keep` (one dump).
   Result<std::vector<RouteInfo>> cachedRoutes(const std::function<bool(const Cidr&)>& keep);
 
   SockPtr sock_;
-  struct MngrDeleter {
-    void operator()(nl_cache_mngr* mngr) const;
-  };
-  // The route cache (owned by routeMngr_) and the manager that applies notifications to it.
-  std::unique_ptr<nl_cache_mngr, MngrDeleter> routeMngr_;
-  nl_cache* routeCache_ = nullptr;
   // Filled by the socket's error callback with the last NLMSG_ERROR.
   std::unique_ptr<nl::ErrorCapture> capture_;
 };

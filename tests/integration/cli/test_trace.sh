@@ -57,12 +57,12 @@ check "vnetctl trace ends by itself after --count 2" test "$rc" = 0
 T1=$(cat "$LAB_DIR/t1.txt")
 check_output "the output shows the guest's echo request" \
   'Packet 1 from the guest: 192\.168\.122\.10 → 198\.51\.100\.1 icmp echo-request' echo "$T1"
-check_output "it names our forward chain and its dispatch to the network's chain" \
-  'forward +inet vnet forward +rule +iifname vmap @forward_iif .*→ jump default_fwd_in' echo "$T1"
+check_output "it names our forward chain and its dispatch to the from-guests chain" \
+  'forward +inet vnet forward +rule +iifname @guests jump from_guests .*→ jump from_guests' echo "$T1"
 check_output "it names the rule of our forward chain that accepted it" \
-  'forward +inet vnet default_fwd_in +rule +ip saddr 192\.168\.122\.0/24 accept .*→ accept' echo "$T1"
+  'forward +inet vnet from_guests +rule +iifname \. ip saddr @outbound4 accept .*→ accept' echo "$T1"
 check_output "it names our masquerade rule" \
-  'postrouting +inet vnet default_nat +rule +ip saddr 192\.168\.122\.0/24 .*masquerade .*→ accept' echo "$T1"
+  'postrouting +inet vnet postrouting +rule +iifname \. ip saddr @masq4 masquerade .*→ accept' echo "$T1"
 check_output "it shows the translation conntrack applied" \
   'NAT: 192\.168\.122\.10 → 198\.51\.100\.1 leaves uplink0 as 203\.0\.113\.2' echo "$T1"
 check_output "it says where the packet went" 'Fate: accepted by every chain it met, leaves by uplink0' echo "$T1"
@@ -81,7 +81,7 @@ check_output "a reply shows on its way to the guest, the masquerade undone" \
 check_output "the reply's destination is restored to the guest's" \
   'NAT: 198\.51\.100\.1 → 203\.0\.113\.2 is delivered to 192\.168\.122\.10' cat "$LAB_DIR/t2.txt"
 check_output "the reply passes our to-guests rule" \
-  'inet vnet default_fwd_out +rule +ip daddr 192\.168\.122\.0/24 ct state established,related return' cat "$LAB_DIR/t2.txt"
+  'inet vnet to_guests +rule +oifname \. ip daddr @replies4 ct state established,related return' cat "$LAB_DIR/t2.txt"
 check "no trace chain left" test -z "$(trace_chains)"
 
 # --- -o json: one JSON record per line ---
@@ -94,7 +94,7 @@ recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 assert [r["type"] for r in recs if r["type"] != "note"] == ["start", "packet", "end"], recs
 p = [r["packet"] for r in recs if r["type"] == "packet"][0]
 assert p["packet"]["src"] == "192.168.122.11" and p["direction"] == "from-guest", p
-assert any(s["chain"] == "default_nat" and "masquerade" in s.get("rule", "") for s in p["steps"]), p
+assert any(s["chain"] == "postrouting" and "masquerade" in s.get("rule", "") for s in p["steps"]), p
 assert any(n["after"] == "203.0.113.2" for n in p["nat"]), p
 PY
 
@@ -163,7 +163,7 @@ wait "$TRACE_PID"
 check_output "vnetctl trace ends, saying vnetd stopped it" \
   'Trace ended \(vnetd is stopping\)|error: the trace stopped without an end record' cat "$LAB_DIR/t8.txt"
 check "vnetd stopping removed the trace chains" test -z "$(trace_chains)"
-check_output "the network's rules stay (vnetd leaves the datapath up)" 'chain default_nat' lab_host nft list table inet vnet
+check_output "the network's rules stay (vnetd leaves the datapath up)" '"vnbr0" \. 192\.168\.122\.0/24 comment "default"' lab_host nft list table inet vnet
 
 # --- a vnetd killed mid-trace: the next one removes the leftovers ---
 lab_start_vnetd

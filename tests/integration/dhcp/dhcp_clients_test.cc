@@ -133,7 +133,8 @@ class DhcpClientsTest : public ::testing::Test {
     script_ = dir_.file("hook.sh");
     std::ofstream(script_) << "#!/bin/sh\n"
                            << "case \"$1/${reason:-}\" in bound/*|*/BOUND) env > "
-                           << dir_.file("bound.env") << ";; esac\nexit 0\n";
+                           << dir_.file("bound.env.tmp") << " && mv " << dir_.file("bound.env.tmp")
+                           << " " << dir_.file("bound.env") << ";; esac\nexit 0\n";
     ::chmod(script_.c_str(), 0755);
   }
 
@@ -222,7 +223,8 @@ void DhcpClientsTest::dhclient() {
   ASSERT_TRUE(client.started());
   // dhclient -d stays in the foreground after binding: wait for the hook's file instead.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!std::filesystem::exists(dir_.file("bound.env")) &&
+  // The hook renames a complete file into place: wait for it.
+  while (!readEnvFile(dir_.file("bound.env")).count("new_ip_address") &&
          std::chrono::steady_clock::now() < deadline) {
     io_.run_for(std::chrono::milliseconds(50));
     io_.restart();

@@ -47,5 +47,6 @@ void printTable(const std::vector<std::string>& header,
 
 void addNetVerbs(CLI::App& app, Globals& g);
 void addPortVerbs(CLI::App& app, Globals& g);
+void addRepairVerbs(CLI::App& app, Globals& g);
 
 }  // namespace vnetctl

@@ -13,6 +13,8 @@
 #include "daemon/api_service.h"
 #include "daemon/manager.h"
 #include "daemon/real_services.h"
+#include "daemon/repairer.h"
+#include "kernel/monitor/kernel_monitor.h"
 #include "kernel/netlink/netlink_links.h"
 #include "kernel/nft/nft_firewall.h"
 
@@ -64,7 +66,13 @@ int main(int argc, char** argv) {
   vnet::daemon::RealServiceFactory services(io, stateDir + "/leases.db", resolvConf);
   vnet::daemon::Manager manager(**links, **firewall, services,
                                 vnet::daemon::DefinitionStore(configDir), std::move(*state));
+  // Subscribed before load() so that nothing changed during it goes unseen; what load()
+  // itself changes is ours and compares equal to the definitions.
+  vnet::daemon::Repairer repairer(io, manager, **links);
+  auto monitor = vnet::kernel::monitor::KernelMonitor::start(io, repairer);
+  if (!monitor) spdlog::error("drift repair is off: {}", monitor.error().message());
   if (vnet::Status s = manager.load(); !s.ok()) return fatal("loading networks: " + s.error().message());
+  if (monitor) repairer.start();
 
   vnet::api::Router router = vnet::daemon::makeApiRouter(manager);
   auto server = vnet::api::HttpServer::listenUnix(

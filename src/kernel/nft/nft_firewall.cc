@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/unique_fd.h"
+#include "kernel/nft/listing.h"
 
 namespace vnet::kernel::nft {
 namespace {
@@ -252,6 +253,14 @@ Result<std::string> NftFirewall::listTable() {
   auto out = run("list table " + kTableRef, false);
   if (!out) return std::move(out).error().context("listing table " + kTableRef);
   return out;
+}
+
+Result<std::vector<FirewallDrift>> NftFirewall::verify(const std::vector<model::Network>& networks) {
+  auto text = listTable();
+  if (!text) return std::move(text).error().context("checking table " + kTableRef);
+  std::vector<FirewallDrift> drift = diffTable(parseTableListing(*text), networks);
+  if (!drift.empty()) table_.reset();
+  return drift;
 }
 
 Result<std::unique_ptr<Firewall>> makeNftFirewall() {

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 namespace vnet::daemon {
 
 namespace {
@@ -86,7 +88,7 @@ void Repairer::onTable(const kernel::TableEvent& e) {
   if (e.pid != 0) who += " (pid " + std::to_string(e.pid) + ")";
   for (const auto& c : e.changes) spdlog::debug("table inet vnet changed by {}: {}", who, c);
   pending_.firewall = true;
-  causes_.insert("table inet vnet changed by " + who);
+  addCause("table inet vnet changed by " + who);
   arm(options_.settle);
 }
 
@@ -97,8 +99,14 @@ void Repairer::onEventsLost(const std::string& source) {
 
 void Repairer::mark(const std::string& network, const std::string& cause) {
   pending_.links.insert(network);
-  causes_.insert(cause);
+  addCause(cause);
   arm(options_.settle);
+}
+
+void Repairer::addCause(std::string cause) {
+  if (std::find(causes_.begin(), causes_.end(), cause) == causes_.end()) {
+    causes_.push_back(std::move(cause));
+  }
 }
 
 void Repairer::markAll(const std::string& cause) {
@@ -106,7 +114,7 @@ void Repairer::markAll(const std::string& cause) {
   for (const auto& [name, w] : watched_) pending_.links.insert(name);
   pending_.firewall = true;
   pending_.forwarding = true;
-  causes_.insert(cause);
+  addCause(cause);
   arm(options_.settle);
 }
 
@@ -140,7 +148,7 @@ void Repairer::run() {
   pending_.links.insert(scope.links.begin(), scope.links.end());
   pending_.firewall = pending_.firewall || scope.firewall;
   pending_.forwarding = pending_.forwarding || scope.forwarding;
-  causes_.insert("retry after a failed repair");
+  addCause("retry after a failed repair");
   arm(options_.retry);
 }
 

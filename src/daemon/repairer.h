@@ -19,7 +19,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <set>
+#include <vector>
 #include <string>
 
 #include "daemon/manager.h"
@@ -58,6 +58,7 @@ class Repairer final : public kernel::ChangeSink {
   // Re-reads the watched networks when the Manager's generation moved.
   void refresh();
   void mark(const std::string& network, const std::string& cause);
+  void addCause(std::string cause);
   void markAll(const std::string& cause);
   void arm(std::chrono::milliseconds after);
   void run();
@@ -74,7 +75,7 @@ class Repairer final : public kernel::ChangeSink {
   ReconcileScope pending_;
 
   uint64_t generation_ = ~uint64_t{0};
-  std::set<std::string> causes_;                 // of pending_, for its log lines
+  std::vector<std::string> causes_;              // of pending_, first seen first, no repeats
   std::map<std::string, WatchedNetwork> watched_;  // by network name
   std::map<std::string, std::string> byBridge_;  // bridge name -> network
   std::map<std::string, std::string> byPort_;    // port name -> network

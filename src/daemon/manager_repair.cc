@@ -227,6 +227,7 @@ ReconcileResult Manager::reconcile(const ReconcileScope& scope) {
       if (watchedEntry(name)) nets.push_back(*e.live);
     }
     if (nets.empty()) return result;
+    spdlog::debug("checking table inet vnet for {} network(s){}", nets.size(), cause);
     auto drift = fw_.verify(nets);
     if (!drift) {
       spdlog::error("checking our firewall table failed{}: {}", cause, drift.error().message());

@@ -127,6 +127,22 @@ TableListing parseTableListing(std::string_view text) {
   return out;
 }
 
+NetworkObjects objectsInListing(const TableListing& listing) {
+  NetworkObjects out;
+  for (const auto& [block, lines] : listing.blocks) {
+    if (startsWith(block, "chain ")) out.chains.push_back(block.substr(6));
+  }
+  for (const auto& [map, elements] : listing.elements) {
+    for (const auto& e : elements) {
+      std::string target = targetOf(e);
+      if (target.empty()) continue;
+      size_t colon = e.rfind(" : ");
+      out.elements.push_back({map, std::string(trim(std::string_view(e).substr(0, colon))), target});
+    }
+  }
+  return out;
+}
+
 std::vector<FirewallDrift> diffTable(const TableListing& have,
                                      const std::vector<model::Network>& networks) {
   std::vector<FirewallDrift> out;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kernel/firewall.h"
+#include "kernel/nft/render.h"
 #include "model/network.h"
 
 namespace vnet::kernel::nft {
@@ -28,6 +29,10 @@ struct TableListing {
 // Cuts a listing (nft's text layout, or renderRuleset's) into blocks. Lines outside a
 // block are ignored; an empty text is an absent table.
 TableListing parseTableListing(std::string_view text);
+
+// Every chain and every map element (with a jump/goto verdict) of the listing, as
+// NftFirewall tracks the table.
+NetworkObjects objectsInListing(const TableListing& listing);
 
 // What differs between `have` and the rules of each network in `networks` (see
 // Firewall::verify). Damage to the shared skeleton (the table, a map, a base chain) is

@@ -258,8 +258,11 @@ Result<std::string> NftFirewall::listTable() {
 Result<std::vector<FirewallDrift>> NftFirewall::verify(const std::vector<model::Network>& networks) {
   auto text = listTable();
   if (!text) return std::move(text).error().context("checking table " + kTableRef);
-  std::vector<FirewallDrift> drift = diffTable(parseTableListing(*text), networks);
-  if (!drift.empty()) table_.reset();
+  const TableListing listing = parseTableListing(*text);
+  std::vector<FirewallDrift> drift = diffTable(listing, networks);
+  // Someone changed the table: track what it holds now, so that the repair needs no second
+  // listing (a batch that fails against it still lists afresh and retries).
+  if (!drift.empty()) table_ = objectsInListing(listing);
   return drift;
 }
 

@@ -34,7 +34,7 @@ class NftFirewall final : public Firewall {
   Status removeNetwork(const model::Network& net) override;
   Result<std::string> listTable() override;
   // Lists the table once (text) and diffs it (kernel/nft/listing.h). When anything
-  // differs, the tracked state is dropped, so that the next change lists the table afresh.
+  // differs, the tracked state becomes what that listing shows.
   Result<std::vector<FirewallDrift>> verify(const std::vector<model::Network>& networks) override;
 
   bool tableExists();

@@ -6,7 +6,7 @@
 source "$(dirname "$0")/../lib.sh"
 it_begin
 lab_up
-lab_start_vnetd
+lab_start_vnetd --log-level debug  # debug: it logs each time it lists our table to check it
 
 now_ms() { date +%s%3N; }
 stat_of() {  # stat_of NET KEY
@@ -99,9 +99,14 @@ restored "the guest reaching the inet host" guest_online
 counted default 2 'default_fwd_in lacks rule: .*default_fwd_out lacks rule: .* => re-applied its rules .*changed by nft \(pid [0-9]+\)'
 check "vnetd was not restarted" test "$(pgrep -f -- "--socket $LAB_SOCK")" = "$PID"
 
+table_checks() { grep -c 'checking table inet vnet' "$LAB_VNETD_LOG"; }
+CHECKS=$(table_checks)
 T0=$(now_ms)
 check "nft flush ruleset" lab_host nft flush ruleset
 restored "our table (nft flush ruleset)" rules_ok
+sleep 0.3
+check "the flush (one transaction, many events) made vnetd list its table once" \
+  test "$(table_checks)" = $((CHECKS + 1))
 counted default 3 'table inet vnet is gone => re-applied its rules'
 counted other 1 'table inet vnet is gone => re-applied its rules'
 check "after the flush: the default guest reaches the inet host" guest_online
@@ -182,14 +187,23 @@ lab_ctl net-autorepair other --enable >/dev/null
 check "other repaired once turned on" lab_in o1 ping -c 1 -W 1 198.51.100.1
 counted other 4 'map postrouting_saddr4 lacks element 10.55.0.0/24 : jump other_nat'
 
-# --- our own changes never trigger repairs (no loops), and repairs stop when all is right
+# --- our own changes never trigger repairs (no loops), and repairs stop when all is right;
+# neither our own nft batches nor changes to other tables make vnetd even list its table.
+CHECKS=$(table_checks)
 before=$(stat_of default repairs)/$(stat_of other repairs)/$(grep -c 'repaired: ' "$LAB_VNETD_LOG")
 sed "s/other/third/; s/otherbr/thirdbr/; s/10.55.0/10.56.0/" "$LAB_DIR/other.xml" > "$LAB_DIR/third.xml"
 lab_ctl net-define "$LAB_DIR/third.xml" >/dev/null
 check "starting a network" lab_ctl net-start third
 lab_guest t1 third 10.56.0.10/24 10.56.0.1
 check "destroying a network" lab_ctl net-destroy third
+check "someone else's table comes and goes" lab_host nft -f - <<'NFT'
+add table ip foreign
+add chain ip foreign c { type filter hook forward priority 10; policy accept; }
+add rule ip foreign c counter
+NFT
+check "and goes" lab_host nft delete table ip foreign
 sleep 1
+check "none of that made vnetd list its table" test "$(table_checks)" = "$CHECKS"
 check "no repairs came from our own changes" test "$before" = "$(stat_of default repairs)/$(stat_of other repairs)/$(grep -c 'repaired: ' "$LAB_VNETD_LOG")"
 check "still the same vnetd" test "$(pgrep -f -- "--socket $LAB_SOCK")" = "$PID"
 check_fails "no repair failed" grep -Eq 'repairing .*failed|re-applying its rules failed|checking our firewall table failed' "$LAB_VNETD_LOG"

@@ -50,6 +50,17 @@ TEST(ParseTableListing, CutsBlocksAndSortsWrappedElements) {
   EXPECT_FALSE(parseTableListing("").present);
 }
 
+TEST(ObjectsInListing, AreWhatTheRendererInstalls) {
+  auto nets = twoNetworks();
+  NetworkObjects got = objectsInListing(parseTableListing(renderRuleset(nets)));
+  for (const auto& net : nets) {
+    for (const auto& c : objectsOf(net).chains) EXPECT_THAT(got.chains, ::testing::Contains(c));
+    for (const auto& e : objectsOf(net).elements) EXPECT_THAT(got.elements, ::testing::Contains(e));
+  }
+  EXPECT_EQ(got.elements.size(), 9u);  // 4 per network, plus the NAT subnet of default
+  EXPECT_EQ(got.chains.size(), 4u + 5u + 4u);  // base chains, default's, lab's
+}
+
 TEST(DiffTable, TheRenderedTableHasNoDrift) {
   auto nets = twoNetworks();
   EXPECT_THAT(diffTable(parseTableListing(renderRuleset(nets)), nets), IsEmpty());

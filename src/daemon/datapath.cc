@@ -91,7 +91,8 @@ Status Datapath::start(const model::Network& net) {
     return Error(e.code(), msg);
   };
   if (Status s = startLinks(net, undo); !s.ok()) return fail(std::move(s).error());
-  if (Status s = fw_.addNetwork(net); !s.ok()) return fail(s.error().context("adding firewall rules"));
+  if (Status s = fw_.addNetwork(net); !s.ok())
+    return fail(s.error().context("adding firewall rules"));
   crashPoint("start:firewall");
   undo.release();
   return Status::success();
@@ -119,7 +120,8 @@ Status Datapath::startLinks(const model::Network& net, UndoStack& undo) {
       return s.error().context("adding address " + c.toString() + " to " + br);
     }
   }
-  if (Status s = links_.setUp(br, true); !s.ok()) return s.error().context("bringing " + br + " up");
+  if (Status s = links_.setUp(br, true); !s.ok())
+    return s.error().context("bringing " + br + " up");
   crashPoint("start:addresses");
 
   for (const auto& r : net.routes) {
@@ -184,8 +186,8 @@ Result<LinkRepair> Datapath::adopt(const model::Network& net,
   for (const char* path : {kIpv4Forward, kIpv6Forward}) {
     if (auto v = links_.getSysctl(path)) have[path] = *v;
   }
-  for (const auto& f : diffForwarding(needsForwarding(net, Family::V4),
-                                      needsForwarding(net, Family::V6), have)) {
+  for (const auto& f :
+       diffForwarding(needsForwarding(net, Family::V4), needsForwarding(net, Family::V6), have)) {
     if (Status s = links_.setSysctl(f.path, f.want); !s.ok()) {
       return std::move(s).error().context("enabling " + f.path);
     }
@@ -244,12 +246,23 @@ Result<LinkRepair> Datapath::reconcileLinks(const model::Network& net,
           out.bridgeRecreated = s.ok();
           break;
         }
-        case Fix::SetSysctl: s = links_.setSysctl(f.name, f.value); break;
-        case Fix::AddAddress: s = links_.addAddress(f.name, f.address); break;
-        case Fix::SetUp: s = links_.setUp(f.name, true); break;
-        case Fix::AddRoute: s = links_.addRoute(f.route); break;
-        case Fix::AttachPort: s = links_.setMaster(f.name, net.bridge.name); break;
-        case Fix::None: continue;
+        case Fix::SetSysctl:
+          s = links_.setSysctl(f.name, f.value);
+          break;
+        case Fix::AddAddress:
+          s = links_.addAddress(f.name, f.address);
+          break;
+        case Fix::SetUp:
+          s = links_.setUp(f.name, true);
+          break;
+        case Fix::AddRoute:
+          s = links_.addRoute(f.route);
+          break;
+        case Fix::AttachPort:
+          s = links_.setMaster(f.name, net.bridge.name);
+          break;
+        case Fix::None:
+          continue;
       }
       if (!s.ok()) {
         return std::move(s).error().context("found " + joined(out.found) +

@@ -225,8 +225,10 @@ const Manager::Entry* Manager::find(const std::string& name) const {
 
 NetworkStatus Manager::statusOf(const Entry& e) const {
   const model::Network& n = e.live ? *e.live : e.config;
-  return NetworkStatus{n.name,     n.uuid,         n.bridge.name, model::forwardModeName(n.mode),
-                       e.live.has_value(), e.persistent, e.autostart,   e.autorepair};
+  NetworkStatus s{n.name, n.uuid, n.bridge.name, model::forwardModeName(n.mode),
+                  e.live.has_value(), e.persistent, e.autostart};
+  s.autorepair = e.autorepair;
+  return s;
 }
 
 Result<NetworkStatus> Manager::define(std::string_view xml) {

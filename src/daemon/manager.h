@@ -51,8 +51,8 @@ struct ReconcileResult {
 };
 
 struct RepairStats {
-  uint64_t count = 0;    // drift repairs since vnetd started
-  std::string last;      // what the last one found and did ("" when none)
+  uint64_t count = 0;  // drift repairs since vnetd started
+  std::string last;    // what the last one found and did ("" when none)
 };
 
 // A network drift repair watches: active, autorepair on, with a bridge of its own.

@@ -11,7 +11,9 @@ namespace vnet::daemon {
 
 namespace {
 
-std::string quoted(const std::string& name) { return "'" + name + "'"; }
+std::string quoted(const std::string& name) {
+  return "'" + name + "'";
+}
 
 std::string joined(const std::vector<std::string>& parts, size_t max = 0) {
   std::string out;
@@ -59,9 +61,10 @@ void Manager::cleanUpInterruptedStarts(const std::set<std::string>& active) {
         spdlog::error("network '{}': the record of an interrupted start is unreadable: {}",
                       rec.name, net.error().message());
       } else {
-        spdlog::warn("network '{}': vnetd stopped in the middle of starting it; removing what "
-                     "that start left (bridge {}, its rules)",
-                     rec.name, net->bridge.name);
+        spdlog::warn(
+            "network '{}': vnetd stopped in the middle of starting it; removing what "
+            "that start left (bridge {}, its rules)",
+            rec.name, net->bridge.name);
         if (Status s = datapath_.stop(*net); !s.ok()) {
           spdlog::error("network '{}': cleaning up the interrupted start: {}", rec.name,
                         s.error().message());

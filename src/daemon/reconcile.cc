@@ -71,8 +71,10 @@ std::vector<LinkFinding> diffLinks(const model::Network& net, const LinkObservat
   }
   for (const auto& ip : net.ips) {
     const Cidr c = ip.cidr();
-    if (std::find(have.addresses.begin(), have.addresses.end(), c) != have.addresses.end()) continue;
-    out.push_back({Fix::AddAddress, "address " + c.toString() + " is missing on " + br, br, {}, c, {}});
+    if (std::find(have.addresses.begin(), have.addresses.end(), c) != have.addresses.end())
+      continue;
+    out.push_back(
+        {Fix::AddAddress, "address " + c.toString() + " is missing on " + br, br, {}, c, {}});
   }
   if (!have.bridge->up) out.push_back({Fix::SetUp, "bridge " + br + " is down", br, {}, {}, {}});
   for (const auto& r : net.routes) {
@@ -82,7 +84,11 @@ std::vector<LinkFinding> diffLinks(const model::Network& net, const LinkObservat
     // A route via a gateway needs the bridge up; it was just found down, so the route is
     // surely gone (the kernel drops routes of a device going down).
     if (!present) {
-      out.push_back({Fix::AddRoute, "route " + kernel::describeRoute(want) + " is missing", br, {}, {},
+      out.push_back({Fix::AddRoute,
+                     "route " + kernel::describeRoute(want) + " is missing",
+                     br,
+                     {},
+                     {},
                      want});
     }
   }

@@ -26,7 +26,9 @@ Repairer::~Repairer() {
   poll_.cancel();
 }
 
-void Repairer::start() { poll(options_.poll); }
+void Repairer::start() {
+  poll(options_.poll);
+}
 
 void Repairer::refresh() {
   if (generation_ == manager_.generation()) return;

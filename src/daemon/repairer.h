@@ -19,8 +19,8 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "daemon/manager.h"
 #include "kernel/links.h"
@@ -75,11 +75,11 @@ class Repairer final : public kernel::ChangeSink {
   ReconcileScope pending_;
 
   uint64_t generation_ = ~uint64_t{0};
-  std::vector<std::string> causes_;              // of pending_, first seen first, no repeats
+  std::vector<std::string> causes_;                // of pending_, first seen first, no repeats
   std::map<std::string, WatchedNetwork> watched_;  // by network name
-  std::map<std::string, std::string> byBridge_;  // bridge name -> network
-  std::map<std::string, std::string> byPort_;    // port name -> network
-  std::map<std::string, int> indexOf_;           // watched bridge -> ifindex (0: unknown)
+  std::map<std::string, std::string> byBridge_;    // bridge name -> network
+  std::map<std::string, std::string> byPort_;      // port name -> network
+  std::map<std::string, int> indexOf_;             // watched bridge -> ifindex (0: unknown)
 };
 
 }  // namespace vnet::daemon

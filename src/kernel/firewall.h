@@ -33,7 +33,8 @@ class Firewall {
   // elements and the table skeleton they need), reading the table once. Returns one entry
   // per network that differs (none when all match); networks without rules never differ.
   // Changes nothing in the table.
-  virtual Result<std::vector<FirewallDrift>> verify(const std::vector<model::Network>& networks) = 0;
+  virtual Result<std::vector<FirewallDrift>> verify(
+      const std::vector<model::Network>& networks) = 0;
 };
 
 }  // namespace vnet::kernel

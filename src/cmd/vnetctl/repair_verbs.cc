@@ -17,12 +17,14 @@ void addRepairVerbs(CLI::App& app, Globals& g) {
   c->add_option("network", *name)->required();
   auto* enable = g.flagSlot();
   auto* disable = g.flagSlot();
-  auto* en = c->add_flag("--enable", *enable, "restore the network when its bridge, addresses or rules drift");
+  auto* en = c->add_flag("--enable", *enable,
+                         "restore the network when its bridge, addresses or rules drift");
   c->add_flag("--disable", *disable, "leave drift alone")->excludes(en);
   c->callback([&g, name, enable, disable] {
     if (*enable || *disable) {
       const bool on = *enable;
-      call(g, "POST", networkPath(*name) + "/autorepair", vnet::api::jsonText(json{{"enabled", on}}));
+      call(g, "POST", networkPath(*name) + "/autorepair",
+           vnet::api::jsonText(json{{"enabled", on}}));
       std::cout << "Network " << *name << (on ? ": drift repair on" : ": drift repair off") << "\n";
       return;
     }
@@ -37,8 +39,8 @@ void addRepairVerbs(CLI::App& app, Globals& g) {
       return;
     }
     std::printf("%-15s %s\n", "Autorepair:", yesNo(n.value("autorepair", true)));
-    std::printf("%-15s %llu\n", "Repairs:",
-                static_cast<unsigned long long>(s.value("repairs", uint64_t{0})));
+    std::printf("%-15s %llu\n",
+                "Repairs:", static_cast<unsigned long long>(s.value("repairs", uint64_t{0})));
     if (s.contains("lastRepair")) {
       std::printf("%-15s %s\n", "Last repair:", s["lastRepair"].get<std::string>().c_str());
     }

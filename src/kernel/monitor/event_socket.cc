@@ -69,9 +69,9 @@ void EventSocket::drain() {
   for (;;) {
     sockaddr_nl from{};
     socklen_t fromLen = sizeof from;
-    const ssize_t n = ::recvfrom(sd_.native_handle(), buf_.data(), buf_.size(),
-                                 MSG_DONTWAIT | MSG_TRUNC, reinterpret_cast<sockaddr*>(&from),
-                                 &fromLen);
+    const ssize_t n =
+        ::recvfrom(sd_.native_handle(), buf_.data(), buf_.size(), MSG_DONTWAIT | MSG_TRUNC,
+                   reinterpret_cast<sockaddr*>(&from), &fromLen);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == ENOBUFS) {

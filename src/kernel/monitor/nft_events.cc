@@ -45,7 +45,9 @@ struct Subject {
   std::string what;
 };
 
-std::string str(const char* s) { return s ? s : ""; }
+std::string str(const char* s) {
+  return s ? s : "";
+}
 
 int commentOf(const nftnl_udata* attr, void* data) {
   if (nftnl_udata_type(attr) == NFTNL_UDATA_RULE_COMMENT && nftnl_udata_len(attr) > 0) {
@@ -153,22 +155,53 @@ int onMessage(const nlmsghdr* nlh, void* data) {
   bool removed = false;
   Subject s;
   switch (type) {
-    case NFT_MSG_DELTABLE: removed = true; [[fallthrough]];
-    case NFT_MSG_NEWTABLE: s = table(nlh); break;
-    case NFT_MSG_DELCHAIN: removed = true; [[fallthrough]];
-    case NFT_MSG_NEWCHAIN: s = chain(nlh); break;
-    case NFT_MSG_DELRULE: removed = true; [[fallthrough]];
-    case NFT_MSG_NEWRULE: s = rule(nlh); break;
-    case NFT_MSG_DELSET: removed = true; [[fallthrough]];
-    case NFT_MSG_NEWSET: s = set(nlh, false); break;
-    case NFT_MSG_DELSETELEM: removed = true; [[fallthrough]];
-    case NFT_MSG_NEWSETELEM: s = set(nlh, true); break;
-    case NFT_MSG_DELOBJ: removed = true; [[fallthrough]];
-    case NFT_MSG_NEWOBJ: s = object(nlh); break;
-    case NFT_MSG_DELFLOWTABLE: removed = true; [[fallthrough]];
-    case NFT_MSG_NEWFLOWTABLE: s = flowtable(nlh); break;
-    case NFT_MSG_NEWGEN: generation(nlh, ctx); return MNL_CB_OK;
-    default: return MNL_CB_OK;
+    case NFT_MSG_DELTABLE:
+      removed = true;
+      [[fallthrough]];
+    case NFT_MSG_NEWTABLE:
+      s = table(nlh);
+      break;
+    case NFT_MSG_DELCHAIN:
+      removed = true;
+      [[fallthrough]];
+    case NFT_MSG_NEWCHAIN:
+      s = chain(nlh);
+      break;
+    case NFT_MSG_DELRULE:
+      removed = true;
+      [[fallthrough]];
+    case NFT_MSG_NEWRULE:
+      s = rule(nlh);
+      break;
+    case NFT_MSG_DELSET:
+      removed = true;
+      [[fallthrough]];
+    case NFT_MSG_NEWSET:
+      s = set(nlh, false);
+      break;
+    case NFT_MSG_DELSETELEM:
+      removed = true;
+      [[fallthrough]];
+    case NFT_MSG_NEWSETELEM:
+      s = set(nlh, true);
+      break;
+    case NFT_MSG_DELOBJ:
+      removed = true;
+      [[fallthrough]];
+    case NFT_MSG_NEWOBJ:
+      s = object(nlh);
+      break;
+    case NFT_MSG_DELFLOWTABLE:
+      removed = true;
+      [[fallthrough]];
+    case NFT_MSG_NEWFLOWTABLE:
+      s = flowtable(nlh);
+      break;
+    case NFT_MSG_NEWGEN:
+      generation(nlh, ctx);
+      return MNL_CB_OK;
+    default:
+      return MNL_CB_OK;
   }
   if (!s.parsed) return MNL_CB_OK;
   const bool ours = s.family == kFamily && s.table == nft::kTableName;

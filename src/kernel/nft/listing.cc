@@ -137,7 +137,8 @@ NetworkObjects objectsInListing(const TableListing& listing) {
       std::string target = targetOf(e);
       if (target.empty()) continue;
       size_t colon = e.rfind(" : ");
-      out.elements.push_back({map, std::string(trim(std::string_view(e).substr(0, colon))), target});
+      out.elements.push_back(
+          {map, std::string(trim(std::string_view(e).substr(0, colon))), target});
     }
   }
   return out;

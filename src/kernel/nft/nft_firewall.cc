@@ -255,7 +255,8 @@ Result<std::string> NftFirewall::listTable() {
   return out;
 }
 
-Result<std::vector<FirewallDrift>> NftFirewall::verify(const std::vector<model::Network>& networks) {
+Result<std::vector<FirewallDrift>> NftFirewall::verify(
+    const std::vector<model::Network>& networks) {
   auto text = listTable();
   if (!text) return std::move(text).error().context("checking table " + kTableRef);
   const TableListing listing = parseTableListing(*text);

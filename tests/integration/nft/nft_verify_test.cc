@@ -49,8 +49,9 @@ TEST_F(NftVerify, EveryGoldenCaseVerifiesClean) {
 TEST_F(NftVerify, FindsWhatNftChangedAndTheRepairLeavesNothing) {
   const model::Network net = nfttest::defaultNat();
   ASSERT_TRUE(fw_->addNetwork(net).ok());
-  std::string handle = sh(
-      "nft -a list chain inet vnet default_fwd_in | sed -n 's/.*to outside.*# handle //p' | tr -d '\\n'");
+  std::string handle =
+      sh("nft -a list chain inet vnet default_fwd_in | sed -n 's/.*to outside.*# handle //p' | tr "
+         "-d '\\n'");
   ASSERT_FALSE(handle.empty());
   int status = 0;
   sh("nft delete rule inet vnet default_fwd_in handle " + handle, &status);
@@ -59,9 +60,10 @@ TEST_F(NftVerify, FindsWhatNftChangedAndTheRepairLeavesNothing) {
   ASSERT_EQ(status, 0);
   auto drift = verify({net});
   ASSERT_EQ(drift.size(), 1u);
-  EXPECT_THAT(drift[0].found,
-              ElementsAre(HasSubstr("chain default_fwd_in lacks rule: ip saddr 192.168.122.0/24 accept"),
-                          "map forward_oif lacks element \"vnbr0\" : jump default_fwd_out"));
+  EXPECT_THAT(
+      drift[0].found,
+      ElementsAre(HasSubstr("chain default_fwd_in lacks rule: ip saddr 192.168.122.0/24 accept"),
+                  "map forward_oif lacks element \"vnbr0\" : jump default_fwd_out"));
   // The tracked state now matches the kernel: the repair is one batch that succeeds.
   ASSERT_TRUE(fw_->addNetwork(net).ok());
   EXPECT_THAT(verify({net}), IsEmpty());

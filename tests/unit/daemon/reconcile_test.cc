@@ -121,8 +121,8 @@ TEST(DiffLinks, BridgeModeNetworksAreNotOurs) {
 
 TEST(BridgeSysctls, IPv6OnlyWhenTheNetworkHasIt) {
   model::Network net = natNetwork();
-  EXPECT_THAT(bridgeSysctls(net),
-              ElementsAre(std::pair<std::string, std::string>{"net/ipv6/conf/vnbr0/disable_ipv6", "1"}));
+  EXPECT_THAT(bridgeSysctls(net), ElementsAre(std::pair<std::string, std::string>{
+                                      "net/ipv6/conf/vnbr0/disable_ipv6", "1"}));
   model::IpConfig v6;
   v6.family = Family::V6;
   v6.address = *IpAddress::parse("fd00::1");

@@ -115,8 +115,8 @@ TEST_F(RepairTest, ADeletedBridgeComesBackWithItsAddressAndPorts) {
   EXPECT_EQ(repairs("default"), 1u);
   ASSERT_EQ(repaired_.size(), 1u);
   EXPECT_EQ(repaired_[0], "default: bridge vnbr0 is gone; port " + port +
-                             " is not on vnbr0 => recreated vnbr0 with its addresses; attached " +
-                             port + " to vnbr0");
+                              " is not on vnbr0 => recreated vnbr0 with its addresses; attached " +
+                              port + " to vnbr0");
   EXPECT_EQ(m().repairStats("default")->last, repaired_[0].substr(9));
   // Repaired means equal to the definition: checking again finds nothing (no loop).
   links_.clearCalls();
@@ -236,7 +236,8 @@ TEST_F(RepairTest, RestartRepairsWhatDriftedWhileVnetdWasDown) {
   links_.clearCalls();
   fw_.clearCalls();
   restart();
-  EXPECT_THAT(links_.mutatingCalls(), ElementsAre("setUp vnbr0 up", "setMaster " + port + " vnbr0"));
+  EXPECT_THAT(links_.mutatingCalls(),
+              ElementsAre("setUp vnbr0 up", "setMaster " + port + " vnbr0"));
   EXPECT_THAT(fw_.calls(), ElementsAre("verify", "addNetwork default"));
   EXPECT_EQ(repairs("default"), 0u) << "adoption is not counted as drift repair";
 }

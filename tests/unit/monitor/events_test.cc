@@ -56,7 +56,8 @@ class Datagram {
   std::vector<uint8_t> bytes_;
 };
 
-nlmsghdr* linkMessage(char* buf, uint16_t type, int index, const char* name, bool up, uint32_t master) {
+nlmsghdr* linkMessage(char* buf, uint16_t type, int index, const char* name, bool up,
+                      uint32_t master) {
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
   nlh->nlmsg_type = type;
   auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
@@ -194,10 +195,11 @@ TEST(NftEvents, ATransactionOnOurTableIsOneEventWithItsAuthor) {
   EXPECT_EQ(r.tables[0].generation, 77u);
   EXPECT_EQ(r.tables[0].pid, 4321);
   EXPECT_EQ(r.tables[0].process, "nft");
-  EXPECT_THAT(r.tables[0].changes,
-              ElementsAre("deleted rule \"default: guests in 192.168.122.0/24 to outside\" (handle 12) "
-                          "in chain default_fwd_in",
-                          "deleted element(s) of map/set forward_iif"));
+  EXPECT_THAT(
+      r.tables[0].changes,
+      ElementsAre("deleted rule \"default: guests in 192.168.122.0/24 to outside\" (handle 12) "
+                  "in chain default_fwd_in",
+                  "deleted element(s) of map/set forward_iif"));
   // The next transaction starts empty.
   p.feed(end.span(), r);
   EXPECT_EQ(r.tables.size(), 1u);
@@ -218,7 +220,9 @@ TEST(NftEvents, OtherTablesAreIgnored) {
 TEST(NftEvents, AFlushIsSummarizedAndResetForgetsAPartialTransaction) {
   Datagram d;
   for (int i = 0; i < 20; ++i) {
-    d.add([i](char* b) { return ruleMessage(b, NFT_MSG_DELRULE, "vnet", "forward", "c", uint64_t(i)); });
+    d.add([i](char* b) {
+      return ruleMessage(b, NFT_MSG_DELRULE, "vnet", "forward", "c", uint64_t(i));
+    });
   }
   d.add([](char* b) { return tableMessage(b, NFT_MSG_DELTABLE, NFPROTO_INET, "vnet"); });
   Datagram end;

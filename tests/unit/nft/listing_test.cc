@@ -16,9 +16,8 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 std::vector<model::Network> twoNetworks() {
-  return {nfttest::defaultNat(),
-          nfttest::network("lab", model::ForwardMode::Route, "vnbr10",
-                           {nfttest::ipConfig("10.10.0.1/24", true)})};
+  return {nfttest::defaultNat(), nfttest::network("lab", model::ForwardMode::Route, "vnbr10",
+                                                  {nfttest::ipConfig("10.10.0.1/24", true)})};
 }
 
 // `text` without the first line containing `needle` (which must exist).
@@ -44,7 +43,8 @@ TEST(ParseTableListing, CutsBlocksAndSortsWrappedElements) {
   EXPECT_THAT(l.elements["forward_oif"],
               ElementsAre("\"vnbr0\" : jump default_fwd_out", "\"vnbr10\" : jump lab_fwd_out"));
   EXPECT_THAT(l.elements["postrouting_saddr6"], IsEmpty());
-  EXPECT_THAT(l.blocks["map postrouting_saddr4"], ElementsAre("type ipv4_addr : verdict", "flags interval"));
+  EXPECT_THAT(l.blocks["map postrouting_saddr4"],
+              ElementsAre("type ipv4_addr : verdict", "flags interval"));
   ASSERT_EQ(l.blocks["chain default_fwd_in"].size(), 2u);
   EXPECT_THAT(l.blocks["chain default_fwd_in"][0], HasSubstr("ip saddr 192.168.122.0/24 accept"));
   EXPECT_FALSE(parseTableListing("").present);
@@ -57,7 +57,7 @@ TEST(ObjectsInListing, AreWhatTheRendererInstalls) {
     for (const auto& c : objectsOf(net).chains) EXPECT_THAT(got.chains, ::testing::Contains(c));
     for (const auto& e : objectsOf(net).elements) EXPECT_THAT(got.elements, ::testing::Contains(e));
   }
-  EXPECT_EQ(got.elements.size(), 9u);  // 4 per network, plus the NAT subnet of default
+  EXPECT_EQ(got.elements.size(), 9u);          // 4 per network, plus the NAT subnet of default
   EXPECT_EQ(got.chains.size(), 4u + 5u + 4u);  // base chains, default's, lab's
 }
 
@@ -66,20 +66,24 @@ TEST(DiffTable, TheRenderedTableHasNoDrift) {
   EXPECT_THAT(diffTable(parseTableListing(renderRuleset(nets)), nets), IsEmpty());
   // Element order and wrapping do not count (nft prints hash maps in hash order).
   std::string text = renderRuleset(nets);
-  text = replaced(text, "elements = { \"vnbr0\" : jump default_fwd_out,\n\t\t\t     \"vnbr10\" : jump lab_fwd_out }",
-                  "elements = { \"vnbr10\" : jump lab_fwd_out, \"vnbr0\" : jump default_fwd_out }");
+  text = replaced(
+      text,
+      "elements = { \"vnbr0\" : jump default_fwd_out,\n\t\t\t     \"vnbr10\" : jump lab_fwd_out }",
+      "elements = { \"vnbr10\" : jump lab_fwd_out, \"vnbr0\" : jump default_fwd_out }");
   EXPECT_THAT(diffTable(parseTableListing(text), nets), IsEmpty());
 }
 
 TEST(DiffTable, ADeletedRuleIsReportedForItsNetworkOnly) {
   auto nets = twoNetworks();
   auto drift = diffTable(
-      parseTableListing(without(renderRuleset(nets), "guests in 192.168.122.0/24 to outside")), nets);
+      parseTableListing(without(renderRuleset(nets), "guests in 192.168.122.0/24 to outside")),
+      nets);
   ASSERT_EQ(drift.size(), 1u);
   EXPECT_EQ(drift[0].network, "default");
-  EXPECT_THAT(drift[0].found,
-              ElementsAre("chain default_fwd_in lacks rule: ip saddr 192.168.122.0/24 accept comment "
-                          "\"default: guests in 192.168.122.0/24 to outside\""));
+  EXPECT_THAT(
+      drift[0].found,
+      ElementsAre("chain default_fwd_in lacks rule: ip saddr 192.168.122.0/24 accept comment "
+                  "\"default: guests in 192.168.122.0/24 to outside\""));
 }
 
 TEST(DiffTable, AForeignRuleInOurChainIsReported) {
@@ -89,13 +93,15 @@ TEST(DiffTable, AForeignRuleInOurChainIsReported) {
   auto drift = diffTable(parseTableListing(text), nets);
   ASSERT_EQ(drift.size(), 1u);
   EXPECT_EQ(drift[0].network, "lab");
-  EXPECT_THAT(drift[0].found, ElementsAre("chain lab_in has a rule that is not ours: tcp dport 22 accept"));
+  EXPECT_THAT(drift[0].found,
+              ElementsAre("chain lab_in has a rule that is not ours: tcp dport 22 accept"));
 }
 
 TEST(DiffTable, ReorderedRulesAreReported) {
   auto nets = twoNetworks();
   const std::string accept =
-      "\t\tip saddr 192.168.122.0/24 accept comment \"default: guests in 192.168.122.0/24 to outside\"\n";
+      "\t\tip saddr 192.168.122.0/24 accept comment \"default: guests in 192.168.122.0/24 to "
+      "outside\"\n";
   const std::string reject = "\t\treject comment \"default: reject other traffic from guests\"\n";
   std::string text = replaced(renderRuleset(nets), accept + reject, reject + accept);
   auto drift = diffTable(parseTableListing(text), nets);
@@ -105,15 +111,17 @@ TEST(DiffTable, ReorderedRulesAreReported) {
 
 TEST(DiffTable, AMissingOrForeignElementIsReported) {
   auto nets = twoNetworks();
-  std::string text = replaced(renderRuleset(nets),
-                              "elements = { 192.168.122.0/24 : jump default_nat }",
-                              "elements = { 10.99.0.0/16 : jump default_nat }");
+  std::string text =
+      replaced(renderRuleset(nets), "elements = { 192.168.122.0/24 : jump default_nat }",
+               "elements = { 10.99.0.0/16 : jump default_nat }");
   auto drift = diffTable(parseTableListing(text), nets);
   ASSERT_EQ(drift.size(), 1u);
   EXPECT_EQ(drift[0].network, "default");
-  EXPECT_THAT(drift[0].found,
-              ElementsAre("map postrouting_saddr4 lacks element 192.168.122.0/24 : jump default_nat",
-                          "map postrouting_saddr4 has an element that is not ours: 10.99.0.0/16 : jump default_nat"));
+  EXPECT_THAT(
+      drift[0].found,
+      ElementsAre("map postrouting_saddr4 lacks element 192.168.122.0/24 : jump default_nat",
+                  "map postrouting_saddr4 has an element that is not ours: 10.99.0.0/16 : jump "
+                  "default_nat"));
 }
 
 TEST(DiffTable, DamageToTheSkeletonConcernsEveryNetwork) {
@@ -122,15 +130,18 @@ TEST(DiffTable, DamageToTheSkeletonConcernsEveryNetwork) {
   auto drift = diffTable(parseTableListing(text), nets);
   ASSERT_EQ(drift.size(), 2u);
   for (const auto& d : drift) {
-    EXPECT_THAT(d.found, ElementsAre(HasSubstr("chain forward lacks rule: oifname vmap @forward_oif")));
+    EXPECT_THAT(d.found,
+                ElementsAre(HasSubstr("chain forward lacks rule: oifname vmap @forward_oif")));
   }
   // A policy changed on our base chain.
   text = replaced(renderRuleset(nets), "hook forward priority filter; policy accept;",
                   "hook forward priority filter; policy drop;");
   drift = diffTable(parseTableListing(text), nets);
   ASSERT_EQ(drift.size(), 2u);
-  EXPECT_THAT(drift[0].found, ElementsAre(HasSubstr("lacks rule: type filter hook forward priority filter; policy accept;"),
-                                          HasSubstr("not ours: type filter hook forward priority filter; policy drop;")));
+  EXPECT_THAT(
+      drift[0].found,
+      ElementsAre(HasSubstr("lacks rule: type filter hook forward priority filter; policy accept;"),
+                  HasSubstr("not ours: type filter hook forward priority filter; policy drop;")));
 }
 
 TEST(DiffTable, AGoneChainOrTable) {

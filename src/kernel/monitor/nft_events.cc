@@ -14,6 +14,7 @@
 #include <linux/netfilter/nfnetlink.h>
 
 #include <array>
+#include <cstring>
 #include <memory>
 
 #include "kernel/nft/render.h"
@@ -147,11 +148,38 @@ void generation(const nlmsghdr* nlh, Context& ctx) {
   ctx.parser->finish(id, pid, std::move(process), *ctx.sink);
 }
 
+// Attribute 1 is the table's name in every object message (NFTA_TABLE_NAME,
+// NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE, NFTA_SET_ELEM_LIST_TABLE,
+// NFTA_OBJ_TABLE, NFTA_FLOWTABLE_TABLE).
+static_assert(NFTA_TABLE_NAME == 1 && NFTA_CHAIN_TABLE == 1 && NFTA_RULE_TABLE == 1 &&
+              NFTA_SET_TABLE == 1 && NFTA_SET_ELEM_LIST_TABLE == 1 && NFTA_OBJ_TABLE == 1 &&
+              NFTA_FLOWTABLE_TABLE == 1);
+
+int tableAttr(const nlattr* attr, void* data) {
+  if (mnl_attr_get_type(attr) == 1 && mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0) {
+    *static_cast<const char**>(data) = mnl_attr_get_str(attr);
+    return MNL_CB_STOP;
+  }
+  return MNL_CB_OK;
+}
+
+// Cheap check before any libnftnl parsing: other tables' objects (a busy host's Docker or
+// firewalld churn) cost one attribute walk.
+bool aboutOurTable(const nlmsghdr* nlh) {
+  nfgenmsg gen;
+  std::memcpy(&gen, mnl_nlmsg_get_payload(nlh), sizeof gen);
+  if (gen.nfgen_family != kFamily) return false;
+  const char* table = nullptr;
+  if (mnl_attr_parse(nlh, sizeof(nfgenmsg), tableAttr, &table) < 0 || table == nullptr) return false;
+  return nft::kTableName == table;
+}
+
 int onMessage(const nlmsghdr* nlh, void* data) {
   auto& ctx = *static_cast<Context*>(data);
   if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES) return MNL_CB_OK;
   if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(nfgenmsg))) return MNL_CB_OK;
   const int type = NFNL_MSG_TYPE(nlh->nlmsg_type);
+  if (type != NFT_MSG_NEWGEN && !aboutOurTable(nlh)) return MNL_CB_OK;
   bool removed = false;
   Subject s;
   switch (type) {

@@ -2,6 +2,7 @@
 // networks, with one-shot failure injection. No kernel state is touched.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -20,6 +21,18 @@ class FakeFirewall : public kernel::Firewall {
   Status removeNetwork(const model::Network& net) override;
   // One line "network <name>" per active network, sorted ("" when none).
   Result<std::string> listTable() override;
+  // Records "verify"; reports every network with rules (not open/bridge mode) that is not
+  // active ("rules of <name> are missing") or has drift set by setDrift.
+  Result<std::vector<kernel::FirewallDrift>> verify(
+      const std::vector<model::Network>& networks) override;
+
+  // Simulates someone else changing the table: network `name` drifted (addNetwork of it
+  // clears that).
+  void setDrift(const std::string& name, std::string found) { drift_[name] = std::move(found); }
+  // Simulates someone deleting the network's rules (as `nft flush ruleset` does for all).
+  void forget(const std::string& name) { active_.erase(name); }
+  // The next verify call fails with `e`.
+  void failNextVerify(Error e) { failVerify_ = std::move(e); }
 
   // The next add/remove call fails with `e` and changes nothing.
   void failNext(Error e) { failNext_ = std::move(e); }
@@ -35,7 +48,9 @@ class FakeFirewall : public kernel::Firewall {
 
   std::vector<std::string> calls_;
   std::set<std::string> active_;
+  std::map<std::string, std::string> drift_;
   std::optional<Error> failNext_;
+  std::optional<Error> failVerify_;
 };
 
 }  // namespace vnet::testing

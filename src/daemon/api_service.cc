@@ -23,7 +23,7 @@ json toJson(const NetworkStatus& s) {
   return json{{"name", s.name},           {"uuid", s.uuid},
               {"bridge", s.bridge},       {"mode", s.mode},
               {"active", s.active},       {"persistent", s.persistent},
-              {"autostart", s.autostart}};
+              {"autostart", s.autostart}, {"autorepair", s.autorepair}};
 }
 
 json toJson(const model::Port& p) {
@@ -208,6 +208,17 @@ api::Router makeApiRouter(Manager& m) {
     }
     return ok(toJson(*m.status(p.at("name"))));
   });
+  r.add("POST", "/v1/networks/{name}/autorepair", [&m](const Request& req, const Params& p) {
+    auto j = jsonBody(req);
+    if (!j) return fail(j.error());
+    if (!j->contains("enabled") || !(*j)["enabled"].is_boolean()) {
+      return fail(Error::invalid("request body needs {\"enabled\": true|false}"));
+    }
+    if (Status s = m.setAutorepair(p.at("name"), (*j)["enabled"].get<bool>()); !s.ok()) {
+      return fail(s.error());
+    }
+    return ok(toJson(*m.status(p.at("name"))));
+  });
   r.add("GET", "/v1/networks/{name}/xml", [&m](const Request& req, const Params& p) {
     auto def = m.definition(p.at("name"), flag(req, "inactive"));
     if (!def) return fail(def.error());
@@ -246,7 +257,12 @@ api::Router makeApiRouter(Manager& m) {
     if (!c) return fail(c.error());
     json dhcp = json::object();
     for (const auto& [key, value] : c->dhcp) dhcp[key] = value;
-    return ok(json{{"name", p.at("name")}, {"dhcp", dhcp}});
+    json out{{"name", p.at("name")}, {"dhcp", dhcp}};
+    if (auto repairs = m.repairStats(p.at("name"))) {
+      out["repairs"] = repairs->count;
+      if (!repairs->last.empty()) out["lastRepair"] = repairs->last;
+    }
+    return ok(out);
   });
   r.add("GET", "/v1/networks/{name}/rules", [&m](const Request&, const Params& p) {
     auto st = m.status(p.at("name"));

@@ -2,11 +2,13 @@
 
 #include <cerrno>
 #include <functional>
+#include <map>
 #include <vector>
 
-namespace vnet::daemon {
+#include "daemon/crash_point.h"
+#include "daemon/reconcile.h"
 
-namespace {
+namespace vnet::daemon {
 
 // Steps done so far, undone in reverse when a later step fails.
 class UndoStack {
@@ -25,9 +27,7 @@ class UndoStack {
   std::vector<std::function<Status()>> steps_;
 };
 
-std::string confPath(Family f, const std::string& dev, const char* key) {
-  return std::string(f == Family::V4 ? "net/ipv4/conf/" : "net/ipv6/conf/") + dev + "/" + key;
-}
+namespace {
 
 bool hasFamily(const model::Network& net, Family f) {
   for (const auto& ip : net.ips) {
@@ -36,13 +36,11 @@ bool hasFamily(const model::Network& net, Family f) {
   return false;
 }
 
-kernel::RouteInfo toRouteInfo(const model::Route& r, const std::string& dev) {
-  kernel::RouteInfo ri;
-  ri.destination = Cidr{r.address, r.prefix}.network();
-  ri.device = dev;
-  ri.gateway = r.gateway;
-  ri.metric = r.metric.value_or(0);
-  return ri;
+// "a, b, c"
+std::string joined(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : ", ") + p;
+  return out;
 }
 
 }  // namespace
@@ -61,6 +59,11 @@ Status Datapath::preflight(const model::Network& net) {
     return Error::conflict("the name " + br + " is taken by a device that is not a bridge (kind '" +
                            ((*link)->kind.empty() ? "device" : (*link)->kind) + "')");
   }
+  if (*link) {
+    // Not ours (a start records itself before it creates the bridge, and the next vnetd
+    // removes what an interrupted start left), so it is not ours to take over or delete.
+    return Error::conflict("a bridge named " + br + " already exists");
+  }
   for (const auto& ip : net.ips) {
     Cidr subnet = ip.cidr().network();
     auto routes = links_.routesOverlapping(subnet);
@@ -78,7 +81,6 @@ Status Datapath::preflight(const model::Network& net) {
 Status Datapath::start(const model::Network& net) {
   if (net.mode == model::ForwardMode::Bridge) return preflight(net);
   VNET_TRY(preflight(net));
-  const std::string& br = net.bridge.name;
   UndoStack undo;
   auto fail = [&](Error e) -> Status {
     ErrorList errs = undo.unwind();
@@ -86,61 +88,60 @@ Status Datapath::start(const model::Network& net) {
     std::string msg = e.message() + " (and while undoing: " + errs.toStatus().error().message() + ")";
     return Error(e.code(), msg);
   };
+  if (Status s = startLinks(net, undo); !s.ok()) return fail(std::move(s).error());
+  if (Status s = fw_.addNetwork(net); !s.ok())
+    return fail(s.error().context("adding firewall rules"));
+  crashPoint("start:firewall");
+  undo.release();
+  return Status::success();
+}
 
+Status Datapath::startLinks(const model::Network& net, UndoStack& undo) {
+  const std::string& br = net.bridge.name;
   kernel::BridgeSpec spec{br, net.mac, net.mtu, net.bridge.stp, net.bridge.delay};
-  if (Status s = links_.addBridge(spec); !s.ok()) return fail(s.error().context("creating bridge " + br));
+  if (Status s = links_.addBridge(spec); !s.ok()) return s.error().context("creating bridge " + br);
   undo.push([this, br] { return links_.deleteLink(br); });
+  crashPoint("start:bridge");
 
-  // Bridge sysctls (libvirt): no IPv6 at all when the network has none; never take RAs
-  // or autoconfigure addresses on the bridge.
   bool v6 = hasFamily(net, Family::V6);
-  std::vector<std::pair<std::string, std::string>> sysctls;
-  if (v6) {
-    sysctls.push_back({confPath(Family::V6, br, "accept_ra"), "0"});
-    sysctls.push_back({confPath(Family::V6, br, "autoconf"), "0"});
-    sysctls.push_back({confPath(Family::V6, br, "disable_ipv6"), "0"});
-  } else {
-    sysctls.push_back({confPath(Family::V6, br, "disable_ipv6"), "1"});
-  }
-  for (const auto& [path, value] : sysctls) {
+  for (const auto& [path, value] : bridgeSysctls(net)) {
     if (Status s = links_.setSysctl(path, value); !s.ok()) {
       // IPv6 may be disabled host-wide; then the knob does not exist and there is nothing to do.
       if (s.error().sysErrno() == ENOENT && !v6) continue;
-      return fail(s.error().context("setting " + path));
+      return s.error().context("setting " + path);
     }
   }
 
   for (const auto& ip : net.ips) {
     Cidr c = ip.cidr();
     if (Status s = links_.addAddress(br, c); !s.ok()) {
-      return fail(s.error().context("adding address " + c.toString() + " to " + br));
+      return s.error().context("adding address " + c.toString() + " to " + br);
     }
   }
-  if (Status s = links_.setUp(br, true); !s.ok()) return fail(s.error().context("bringing " + br + " up"));
+  if (Status s = links_.setUp(br, true); !s.ok())
+    return s.error().context("bringing " + br + " up");
+  crashPoint("start:addresses");
 
   for (const auto& r : net.routes) {
     auto ri = toRouteInfo(r, br);
     if (Status s = links_.addRoute(ri); !s.ok()) {
-      return fail(s.error().context("adding route " + ri.destination.toString() + " via " +
-                                    r.gateway.toString()));
+      return s.error().context("adding route " + ri.destination.toString() + " via " +
+                               r.gateway.toString());
     }
     undo.push([this, ri] { return links_.deleteRoute(ri); });
   }
 
-  if (net.forwards()) {
-    // Forwarding is host-wide and other networks rely on it: never turned off again.
-    if (Status s = links_.setSysctl("net/ipv4/ip_forward", "1"); !s.ok()) {
-      return fail(s.error().context("enabling net.ipv4.ip_forward"));
-    }
-    if (v6) {
-      if (Status s = links_.setSysctl("net/ipv6/conf/all/forwarding", "1"); !s.ok()) {
-        return fail(s.error().context("enabling net.ipv6.conf.all.forwarding"));
-      }
+  // Forwarding is host-wide and other networks rely on it: never turned off again.
+  if (needsForwarding(net, Family::V4)) {
+    if (Status s = links_.setSysctl(kIpv4Forward, "1"); !s.ok()) {
+      return s.error().context("enabling net.ipv4.ip_forward");
     }
   }
-
-  if (Status s = fw_.addNetwork(net); !s.ok()) return fail(s.error().context("adding firewall rules"));
-  undo.release();
+  if (needsForwarding(net, Family::V6)) {
+    if (Status s = links_.setSysctl(kIpv6Forward, "1"); !s.ok()) {
+      return s.error().context("enabling net.ipv6.conf.all.forwarding");
+    }
+  }
   return Status::success();
 }
 
@@ -165,24 +166,113 @@ Status Datapath::stop(const model::Network& net) {
   return errs.toStatus();
 }
 
-Status Datapath::adopt(const model::Network& net) {
-  if (net.mode == model::ForwardMode::Bridge) return preflight(net);
+Result<LinkRepair> Datapath::adopt(const model::Network& net,
+                                   const std::vector<std::string>& ports) {
+  if (net.mode == model::ForwardMode::Bridge) {
+    VNET_TRY(preflight(net));
+    return LinkRepair{};
+  }
   auto link = links_.findLink(net.bridge.name);
   if (!link) return std::move(link).error();
-  if (!*link) return start(net);
-  if ((*link)->kind != "bridge") return preflight(net);
-  const std::string& br = net.bridge.name;
-  auto have = links_.addresses(br);
-  if (!have) return std::move(have).error().context("reading addresses of " + br);
-  for (const auto& ip : net.ips) {
-    Cidr c = ip.cidr();
-    bool present = false;
-    for (const auto& h : *have) present = present || h == c;
-    if (!present) VNET_TRY(links_.addAddress(br, c));
+  if (*link && (*link)->kind != "bridge") {
+    VNET_TRY(preflight(net));  // says what the name is taken by
   }
-  if (!(*link)->up) VNET_TRY(links_.setUp(br, true));
-  if (net.forwards()) VNET_TRY(links_.setSysctl("net/ipv4/ip_forward", "1"));
-  return fw_.addNetwork(net);
+  auto repair = reconcileLinks(net, ports);
+  if (!repair) return std::move(repair).error();
+  // Forwarding is part of a started network: a reboot or another tool may have reset it.
+  std::map<std::string, std::string> have;
+  for (const char* path : {kIpv4Forward, kIpv6Forward}) {
+    if (auto v = links_.getSysctl(path)) have[path] = *v;
+  }
+  for (const auto& f :
+       diffForwarding(needsForwarding(net, Family::V4), needsForwarding(net, Family::V6), have)) {
+    if (Status s = links_.setSysctl(f.path, f.want); !s.ok()) {
+      return std::move(s).error().context("enabling " + f.path);
+    }
+    repair->found.push_back(f.found);
+    repair->done.push_back("set it to " + f.want);
+  }
+  return repair;
+}
+
+Result<LinkObservation> Datapath::observe(const model::Network& net,
+                                          const std::vector<std::string>& ports) {
+  const std::string& br = net.bridge.name;
+  LinkObservation have;
+  auto link = links_.findLink(br);
+  if (!link) return std::move(link).error().context("looking up " + br);
+  have.bridge = *link;
+  if (!have.bridge || have.bridge->kind != "bridge") return have;
+  auto addrs = links_.addresses(br);
+  if (!addrs) return std::move(addrs).error();
+  have.addresses = std::move(*addrs);
+  for (const auto& [path, value] : bridgeSysctls(net)) {
+    if (auto v = links_.getSysctl(path)) have.sysctls[path] = *v;
+  }
+  if (!net.routes.empty()) {
+    auto routes = links_.routes();
+    if (!routes) return std::move(routes).error();
+    have.routes = std::move(*routes);
+  }
+  for (const auto& name : ports) {
+    auto port = links_.findLink(name);
+    if (!port) return std::move(port).error().context("looking up port " + name);
+    if (*port) have.ports.push_back(**port);
+  }
+  return have;
+}
+
+Result<LinkRepair> Datapath::reconcileLinks(const model::Network& net,
+                                            const std::vector<std::string>& ports) {
+  using Fix = LinkFinding::Fix;
+  LinkRepair out;
+  if (net.mode == model::ForwardMode::Bridge) return out;
+  for (int round = 0; round < 3; ++round) {
+    auto have = observe(net, ports);
+    if (!have) return std::move(have).error();
+    std::vector<LinkFinding> findings = diffLinks(net, *have);
+    if (findings.empty()) break;
+    bool progress = false;
+    for (const auto& f : findings) {
+      out.found.push_back(f.found);
+      Status s;
+      switch (f.fix) {
+        case Fix::CreateBridge: {
+          UndoStack undo;
+          s = startLinks(net, undo);
+          if (!s.ok()) (void)undo.unwind();
+          out.bridgeRecreated = s.ok();
+          break;
+        }
+        case Fix::SetSysctl:
+          s = links_.setSysctl(f.name, f.value);
+          break;
+        case Fix::AddAddress:
+          s = links_.addAddress(f.name, f.address);
+          break;
+        case Fix::SetUp:
+          s = links_.setUp(f.name, true);
+          break;
+        case Fix::AddRoute:
+          s = links_.addRoute(f.route);
+          break;
+        case Fix::AttachPort:
+          s = links_.setMaster(f.name, net.bridge.name);
+          break;
+        case Fix::None:
+          continue;
+      }
+      if (!s.ok()) {
+        return std::move(s).error().context("found " + joined(out.found) +
+                                            (out.done.empty() ? "" : "; did " + joined(out.done)) +
+                                            "; then");
+      }
+      out.done.push_back(describeFix(net, f));
+      progress = true;
+    }
+    if (!progress) break;  // only findings that cannot be repaired
+  }
+  return out;
 }
 
 }  // namespace vnet::daemon

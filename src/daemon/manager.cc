@@ -4,6 +4,7 @@
 
 #include "base/random.h"
 #include "config/xml.h"
+#include "daemon/crash_point.h"
 
 namespace vnet::daemon {
 
@@ -71,6 +72,16 @@ Status Manager::load() {
 
   auto active = state_.activeNetworks();
   if (!active) return std::move(active).error().context("reading state");
+  std::set<std::string> activeNames;
+  for (const auto& rec : *active) activeNames.insert(rec.name);
+  cleanUpInterruptedStarts(activeNames);
+  std::map<std::string, bool> autorepair;
+  if (auto stored = state_.autorepairSettings()) {
+    autorepair = std::move(*stored);
+  } else {
+    spdlog::error("reading autorepair settings (repair stays on): {}", stored.error().message());
+  }
+
   for (const auto& rec : *active) {
     auto parsed = config::parseNetworkXml(rec.xml);
     if (!parsed) {
@@ -93,16 +104,31 @@ Status Manager::load() {
       t.persistent = false;
       e = &nets_.emplace(rec.name, std::move(t)).first->second;
     }
-    if (Status s = datapath_.adopt(*parsed); !s.ok()) {
-      spdlog::error("bringing back network '{}': {}", rec.name, s.error().message());
+    // What is already right stays untouched: no bridge, port, address or rule is
+    // recreated, so guests keep forwarding across the restart.
+    auto adopted = datapath_.adopt(*parsed, portNamesOf(rec.name));
+    if (!adopted) {
+      spdlog::error("bringing back network '{}': {}", rec.name, adopted.error().message());
       continue;
     }
     e->live = std::move(*parsed);
     if (Status s = startServices(*e, *e->live); !s.ok()) {
       spdlog::error("network '{}': starting DHCP/DNS: {}", rec.name, s.error().message());
     }
-    spdlog::info("network '{}' is active (adopted)", rec.name);
+    if (adopted->empty()) {
+      spdlog::info("network '{}' is active (adopted as it was)", rec.name);
+    } else {
+      std::string found, done;
+      for (const auto& f : adopted->found) found += (found.empty() ? "" : "; ") + f;
+      for (const auto& d : adopted->done) done += (done.empty() ? "" : "; ") + d;
+      spdlog::warn("network '{}' is active (adopted: {} => {})", rec.name, found, done);
+    }
   }
+  for (auto& [name, e] : nets_) {
+    if (auto it = autorepair.find(name); it != autorepair.end()) e.autorepair = it->second;
+  }
+  adoptFirewall();
+  ++generation_;
 
   if (nets_.empty()) VNET_TRY(defineDefault());
 
@@ -199,8 +225,10 @@ const Manager::Entry* Manager::find(const std::string& name) const {
 
 NetworkStatus Manager::statusOf(const Entry& e) const {
   const model::Network& n = e.live ? *e.live : e.config;
-  return NetworkStatus{n.name, n.uuid, n.bridge.name, model::forwardModeName(n.mode),
-                       e.live.has_value(), e.persistent, e.autostart};
+  NetworkStatus s{n.name, n.uuid, n.bridge.name, model::forwardModeName(n.mode),
+                  e.live.has_value(), e.persistent, e.autostart};
+  s.autorepair = e.autorepair;
+  return s;
 }
 
 Result<NetworkStatus> Manager::define(std::string_view xml) {
@@ -249,24 +277,45 @@ Status Manager::startEntry(Entry& e) {
   if (Status s = checkAgainstOthers(e.config, true); !s.ok()) {
     return std::move(s).error().context("starting network " + quoted(name));
   }
-  if (Status s = datapath_.start(e.config); !s.ok()) {
+  if (Status s = datapath_.preflight(e.config); !s.ok()) {
     return std::move(s).error().context("starting network " + quoted(name));
+  }
+  // Recorded before the kernel is touched: if vnetd dies during the start, the next vnetd
+  // knows what to clean up (cleanUpInterruptedStarts).
+  const ActiveNetworkRecord rec{name, config::formatNetworkXml(e.config), e.persistent};
+  if (Status s = state_.setStarting(rec); !s.ok()) {
+    return std::move(s).error().context("starting network " + quoted(name) + ": recording state");
+  }
+  crashPoint("start:recorded");
+  auto abandon = [&](ErrorList errs, const std::string& ctx) {
+    errs.add(state_.clearStarting(name));
+    return errs.toStatus(ctx);
+  };
+  if (Status s = datapath_.start(e.config); !s.ok()) {
+    ErrorList errs;
+    errs.add(s);
+    return abandon(std::move(errs), "starting network " + quoted(name));
   }
   if (Status s = startServices(e, e.config); !s.ok()) {
     ErrorList errs;
     errs.add(s);
     errs.add(datapath_.stop(e.config));
-    return errs.toStatus("starting network " + quoted(name));
+    return abandon(std::move(errs), "starting network " + quoted(name));
   }
-  if (Status s = state_.setActive({name, config::formatNetworkXml(e.config), e.persistent});
-      !s.ok()) {
+  crashPoint("start:services");
+  if (Status s = state_.setActive(rec); !s.ok()) {
     e.services.reset();
     ErrorList errs;
     errs.add(s);
     errs.add(datapath_.stop(e.config));
-    return errs.toStatus("starting network " + quoted(name) + ": recording state");
+    return abandon(std::move(errs), "starting network " + quoted(name) + ": recording state");
+  }
+  if (Status s = state_.clearStarting(name); !s.ok()) {
+    // Harmless: the next load sees the network active and just drops the record.
+    spdlog::warn("network '{}': clearing the start record: {}", name, s.error().message());
   }
   e.live = e.config;
+  ++generation_;
   return Status::success();
 }
 
@@ -303,7 +352,11 @@ Status Manager::destroy(const std::string& name) {
   errs.add(state_.removePortsOf(name));
   errs.add(state_.clearActive(name));
   e->live.reset();
-  if (!e->persistent) nets_.erase(name);
+  ++generation_;
+  if (!e->persistent) {
+    errs.add(state_.removeOptions(name));
+    nets_.erase(name);
+  }
   spdlog::info("network '{}' destroyed", name);
   return errs.toStatus("stopping network " + quoted(name));
 }
@@ -319,6 +372,9 @@ Status Manager::undefine(const std::string& name) {
     e->autostart = false;
     (void)state_.setActive({name, config::formatNetworkXml(*e->live), false});
   } else {
+    if (Status s = state_.removeOptions(name); !s.ok()) {
+      spdlog::warn("network '{}': forgetting its options: {}", name, s.error().message());
+    }
     nets_.erase(name);
   }
   spdlog::info("network '{}' undefined", name);
@@ -417,6 +473,7 @@ Result<model::Port> Manager::addPort(const PortRequest& req) {
     (void)links_.deleteLink(p.name);
     return std::move(s).error().context(ctx + ": recording state");
   }
+  ++generation_;
   spdlog::info("port {} ({}) added to network '{}'", p.name, model::portKindName(p.kind),
                req.network);
   return p;
@@ -430,6 +487,7 @@ Status Manager::removePort(const std::string& network, const std::string& port) 
     ErrorList errs;
     errs.add(links_.deleteLink(port));
     if (p.kind != model::PortKind::Adopted) errs.add(state_.removePort(network, port));
+    ++generation_;
     spdlog::info("port {} removed from network '{}'", port, network);
     return errs.toStatus("removing port " + port);
   }

@@ -4,8 +4,11 @@
 // serializes all calls.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,7 +34,36 @@ struct NetworkStatus {
   bool active = false;
   bool persistent = true;
   bool autostart = false;
+  bool autorepair = true;
 };
+
+// Which checks Manager::reconcile runs (drift repair).
+struct ReconcileScope {
+  std::set<std::string> links;  // networks whose bridge, addresses, routes, ports to check
+  bool firewall = false;        // compare our table with every watched network's rules
+  bool forwarding = false;      // check the host-wide forwarding sysctls
+  std::string cause;            // for the log, e.g. "table inet vnet changed by nft (pid 42)"
+};
+
+struct ReconcileResult {
+  int repairs = 0;   // repairs done (one per network and kind: links, firewall, forwarding)
+  int failures = 0;  // repairs that failed (logged); worth trying again later
+};
+
+struct RepairStats {
+  uint64_t count = 0;  // drift repairs since vnetd started
+  std::string last;    // what the last one found and did ("" when none)
+};
+
+// A network drift repair watches: active, autorepair on, with a bridge of its own.
+struct WatchedNetwork {
+  std::string name;
+  std::string bridge;
+  std::vector<std::string> ports;  // its known ports (taps, veths)
+};
+
+// Told about every repair: the network and the same text as the log line.
+using RepairObserver = std::function<void(const std::string& network, const std::string& what)>;
 
 struct PortRequest {
   std::string network;
@@ -59,6 +91,9 @@ class Manager {
   Status destroy(const std::string& name);
   Status undefine(const std::string& name);
   Status setAutostart(const std::string& name, bool on);
+  // Drift repair on/off for one network (stored; default on). Turning it on reconciles
+  // the network at once (what drifted while it was off is repaired now).
+  Status setAutorepair(const std::string& name, bool on);
 
   // all=false: active networks only (like `virsh net-list`).
   std::vector<NetworkStatus> list(bool all) const;
@@ -72,6 +107,7 @@ class Manager {
   Result<ServiceCounters> counters(const std::string& name) const;
   // Our nftables table as `nft list table inet vnet` prints it ("" when absent).
   Result<std::string> firewallListing() { return fw_.listTable(); }
+  Result<RepairStats> repairStats(const std::string& name) const;
   // `virsh net-update`: edits the live network (applied without a restart, leases kept)
   // and the persistent definition. Validation failures change nothing.
   Status update(const std::string& name, const UpdateRequest& req);
@@ -79,6 +115,16 @@ class Manager {
   Result<model::Port> addPort(const PortRequest& req);
   Status removePort(const std::string& network, const std::string& port);
   Result<std::vector<model::Port>> ports(const std::string& network);
+
+  // --- Drift repair (daemon/manager_repair.cc; scheduling is daemon/repairer.h) ---
+  // Compares what `scope` names with the definitions of the watched networks and repairs
+  // what differs: one log line (warning) and one count per network and kind of repair,
+  // and the observer is told. Networks with autorepair off are left alone.
+  ReconcileResult reconcile(const ReconcileScope& scope);
+  std::vector<WatchedNetwork> watched();
+  // Changes whenever watched() may have changed (starts, stops, ports, autorepair).
+  uint64_t generation() const { return generation_; }
+  void setRepairObserver(RepairObserver observer) { onRepair_ = std::move(observer); }
 
   // The default network's XML for a given third octet (exposed for tests).
   static std::string defaultNetworkXml(int thirdOctet);
@@ -89,6 +135,8 @@ class Manager {
     std::optional<model::Network> live;  // as started
     bool persistent = true;
     bool autostart = false;
+    bool autorepair = true;
+    RepairStats repairs;
     std::unique_ptr<NetworkServices> services;  // DHCP/DNS while active
   };
 
@@ -104,6 +152,15 @@ class Manager {
   std::vector<std::string> usedBridges(const std::string& except) const;
   Status defineDefault();
   Result<std::string> nextPortName();
+  std::vector<std::string> portNamesOf(const std::string& network);
+  // Removes what starts interrupted by a crash left (StateStore::interruptedStarts).
+  void cleanUpInterruptedStarts(const std::set<std::string>& active);
+  // After adoption: re-applies the rules of the live networks whose rules differ.
+  void adoptFirewall();
+  void recordRepair(const std::string& name, Entry& e, const std::string& what);
+  // Restarts DHCP/DNS of an active network (their sockets were bound to a bridge that is
+  // gone).
+  Status restartServices(Entry& e);
 
   kernel::Links& links_;
   kernel::Firewall& fw_;
@@ -112,6 +169,8 @@ class Manager {
   DefinitionStore defs_;
   StateStore state_;
   std::map<std::string, Entry> nets_;
+  RepairObserver onRepair_;
+  uint64_t generation_ = 0;
 };
 
 }  // namespace vnet::daemon

@@ -12,6 +12,10 @@ CREATE TABLE IF NOT EXISTS ports (
   netns TEXT NOT NULL DEFAULT '', peer TEXT NOT NULL DEFAULT '',
   PRIMARY KEY (network, name));
 CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS starting (
+  name TEXT PRIMARY KEY, xml TEXT NOT NULL, persistent INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS network_options (
+  name TEXT PRIMARY KEY, autorepair INTEGER NOT NULL DEFAULT 1);
 )";
 
 model::PortKind kindFromName(const std::string& s) {
@@ -53,6 +57,56 @@ Status StateStore::setActive(const ActiveNetworkRecord& rec) {
 
 Status StateStore::clearActive(const std::string& name) {
   auto st = db_.prepare("DELETE FROM active_networks WHERE name = ?1");
+  if (!st) return std::move(st).error();
+  st->bind(1, name);
+  return finish(*st);
+}
+
+Status StateStore::setStarting(const ActiveNetworkRecord& rec) {
+  auto st = db_.prepare(
+      "INSERT INTO starting(name, xml, persistent) VALUES(?1, ?2, ?3) "
+      "ON CONFLICT(name) DO UPDATE SET xml = ?2, persistent = ?3");
+  if (!st) return std::move(st).error();
+  st->bind(1, rec.name).bind(2, rec.xml).bind(3, int64_t{rec.persistent});
+  return finish(*st);
+}
+
+Status StateStore::clearStarting(const std::string& name) {
+  auto st = db_.prepare("DELETE FROM starting WHERE name = ?1");
+  if (!st) return std::move(st).error();
+  st->bind(1, name);
+  return finish(*st);
+}
+
+Result<std::vector<ActiveNetworkRecord>> StateStore::interruptedStarts() {
+  auto st = db_.prepare("SELECT name, xml, persistent FROM starting ORDER BY name");
+  if (!st) return std::move(st).error();
+  std::vector<ActiveNetworkRecord> out;
+  while (st->step()) out.push_back({st->text(0), st->text(1), st->integer(2) != 0});
+  if (!st->status().ok()) return st->status().error();
+  return out;
+}
+
+Status StateStore::setAutorepair(const std::string& name, bool on) {
+  auto st = db_.prepare(
+      "INSERT INTO network_options(name, autorepair) VALUES(?1, ?2) "
+      "ON CONFLICT(name) DO UPDATE SET autorepair = ?2");
+  if (!st) return std::move(st).error();
+  st->bind(1, name).bind(2, int64_t{on});
+  return finish(*st);
+}
+
+Result<std::map<std::string, bool>> StateStore::autorepairSettings() {
+  auto st = db_.prepare("SELECT name, autorepair FROM network_options");
+  if (!st) return std::move(st).error();
+  std::map<std::string, bool> out;
+  while (st->step()) out[st->text(0)] = st->integer(1) != 0;
+  if (!st->status().ok()) return st->status().error();
+  return out;
+}
+
+Status StateStore::removeOptions(const std::string& name) {
+  auto st = db_.prepare("DELETE FROM network_options WHERE name = ?1");
   if (!st) return std::move(st).error();
   st->bind(1, name);
   return finish(*st);

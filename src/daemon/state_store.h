@@ -3,6 +3,7 @@
 // and small counters. Every write is its own transaction (WAL, synchronous=FULL).
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,20 @@ class StateStore {
   Result<std::vector<ActiveNetworkRecord>> activeNetworks();
   Status setActive(const ActiveNetworkRecord& rec);
   Status clearActive(const std::string& name);
+
+  // A start in progress: recorded before the start touches the kernel and cleared when it
+  // ends (either way). A record left behind means vnetd died during that start; the next
+  // vnetd removes what the start made (see Manager::load).
+  Status setStarting(const ActiveNetworkRecord& rec);
+  Status clearStarting(const std::string& name);
+  Result<std::vector<ActiveNetworkRecord>> interruptedStarts();
+
+  // Drift repair opt-out per network (default on); kept across restarts and destroys,
+  // forgotten with the network (removeOptions).
+  Status setAutorepair(const std::string& name, bool on);
+  // Networks with a stored setting -> autorepair on/off.
+  Result<std::map<std::string, bool>> autorepairSettings();
+  Status removeOptions(const std::string& name);
 
   Result<std::vector<model::Port>> ports();
   Status addPort(const model::Port& port);

@@ -11,6 +11,13 @@
 
 namespace vnet::kernel {
 
+// How the table differs from what one network's rules should be.
+struct FirewallDrift {
+  std::string network;
+  // What was found, one finding each, e.g. "chain default_fwd_in lacks rule: ip saddr ...".
+  std::vector<std::string> found;
+};
+
 class Firewall {
  public:
   virtual ~Firewall() = default;
@@ -22,6 +29,12 @@ class Firewall {
   virtual Status removeNetwork(const model::Network& net) = 0;
   // The table as `nft list table inet vnet` would print it ("" when absent).
   virtual Result<std::string> listTable() = 0;
+  // Compares the table with the rules `networks` should have (their chains, their map
+  // elements and the table skeleton they need), reading the table once. Returns one entry
+  // per network that differs (none when all match); networks without rules never differ.
+  // Changes nothing in the table.
+  virtual Result<std::vector<FirewallDrift>> verify(
+      const std::vector<model::Network>& networks) = 0;
 };
 
 }  // namespace vnet::kernel

@@ -50,5 +50,6 @@ void addNetVerbs(CLI::App& app, Globals& g);
 void addPortVerbs(CLI::App& app, Globals& g);
 void addTraceVerbs(CLI::App& app, Globals& g);
 void addDoctorVerbs(CLI::App& app, Globals& g);
+void addRepairVerbs(CLI::App& app, Globals& g);
 
 }  // namespace vnetctl

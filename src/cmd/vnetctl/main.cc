@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
   vnetctl::addPortVerbs(app, g);
   vnetctl::addTraceVerbs(app, g);
   vnetctl::addDoctorVerbs(app, g);
+  vnetctl::addRepairVerbs(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

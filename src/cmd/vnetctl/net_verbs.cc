@@ -109,6 +109,7 @@ void addNetVerbs(CLI::App& app, Globals& g) {
       std::printf("%-15s %s\n", "Active:", yesNo(n.value("active", false)));
       std::printf("%-15s %s\n", "Persistent:", yesNo(n.value("persistent", true)));
       std::printf("%-15s %s\n", "Autostart:", yesNo(n.value("autostart", false)));
+      std::printf("%-15s %s\n", "Autorepair:", yesNo(n.value("autorepair", true)));
       std::printf("%-15s %s\n", "Bridge:", n.value("bridge", "").c_str());
       std::printf("%-15s %s\n", "Forward:", n.value("mode", "").c_str());
     });

@@ -18,6 +18,8 @@
 #include "daemon/trace_api.h"
 #include "daemon/tracer.h"
 #include "kernel/netlink/conntrack_lookup.h"
+#include "daemon/repairer.h"
+#include "kernel/monitor/kernel_monitor.h"
 #include "kernel/netlink/netlink_links.h"
 #include "kernel/netlink/sock_diag.h"
 #include "kernel/nft/nft_firewall.h"
@@ -86,7 +88,13 @@ int main(int argc, char** argv) {
   vnet::daemon::RealServiceFactory services(io, stateDir + "/leases.db", resolvConf);
   vnet::daemon::Manager manager(**links, **firewall, services,
                                 vnet::daemon::DefinitionStore(configDir), std::move(*state));
+  // Subscribed before load() so that nothing changed during it goes unseen; what load()
+  // itself changes is ours and compares equal to the definitions.
+  vnet::daemon::Repairer repairer(io, manager, **links);
+  auto monitor = vnet::kernel::monitor::KernelMonitor::start(io, repairer);
+  if (!monitor) spdlog::error("drift repair is off: {}", monitor.error().message());
   if (vnet::Status s = manager.load(); !s.ok()) return fatal("loading networks: " + s.error().message());
+  if (monitor) repairer.start();
 
   auto tracing = vnet::kernel::nft::NftTracing::create(io);
   if (!tracing) return fatal("nftables tracing: " + tracing.error().message());

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/unique_fd.h"
+#include "kernel/nft/listing.h"
 
 namespace vnet::kernel::nft {
 namespace {
@@ -116,7 +117,9 @@ Result<NetworkObjects> parseListing(std::string_view listJson, ChainPred oursCha
       }
       if (!oursOwner(owner)) continue;
       auto text = keyTextTyped(*key, types);
-      if (!text) return Error("unexpected element key in " + std::string(kind) + " " + set.value("name", "?"));
+      if (!text)
+        return Error("unexpected element key in " + std::string(kind) + " " +
+                     set.value("name", "?"));
       objects.elements.push_back({set.value("name", ""), *text, target, owner});
     }
   }
@@ -312,6 +315,18 @@ Result<std::string> NftFirewall::listTable() {
   auto out = run("list table " + kTableRef, false);
   if (!out) return std::move(out).error().context("listing table " + kTableRef);
   return out;
+}
+
+Result<std::vector<FirewallDrift>> NftFirewall::verify(
+    const std::vector<model::Network>& networks) {
+  auto text = listTable();
+  if (!text) return std::move(text).error().context("checking table " + kTableRef);
+  const TableListing listing = parseTableListing(*text);
+  std::vector<FirewallDrift> drift = diffTable(listing, networks);
+  // Someone changed the table: the next add lists it again and re-applies the fixed chains
+  // and sets (a deleted rule of a fixed chain is repaired that way).
+  if (!drift.empty()) forget();
+  return drift;
 }
 
 Result<std::unique_ptr<Firewall>> makeNftFirewall() {

@@ -33,6 +33,9 @@ class NftFirewall final : public Firewall {
   // holds none. Error context: "removing rules for network '<name>'".
   Status removeNetwork(const model::Network& net) override;
   Result<std::string> listTable() override;
+  // Lists the table once (text) and diffs it (kernel/nft/listing.h). When anything
+  // differs, forgets the tracked state (see forget()).
+  Result<std::vector<FirewallDrift>> verify(const std::vector<model::Network>& networks) override;
 
   bool tableExists();
   // Deletes our table (success when absent).

@@ -5,6 +5,7 @@
 #include "api/json_text.h"
 #include "config/json.h"
 #include "config/xml.h"
+#include "daemon/stats.h"
 
 namespace vnet::daemon {
 
@@ -32,6 +33,7 @@ json toJson(const model::Port& p) {
   if (!p.netns.empty()) j["netns"] = p.netns;
   if (!p.peerName.empty()) j["ifname"] = p.peerName;
   if (p.ip) j["ip"] = p.ip->toString();
+  if (!p.ipSource.empty()) j["ipSource"] = p.ipSource;
   return j;
 }
 
@@ -203,12 +205,16 @@ api::Router makeApiRouter(Manager& m) {
     }
     return ok(arr);
   });
-  r.add("GET", "/v1/networks/{name}/stats", [&m](const Request&, const Params& p) {
-    auto c = m.counters(p.at("name"));
-    if (!c) return fail(c.error());
-    json dhcp = json::object();
-    for (const auto& [key, value] : c->dhcp) dhcp[key] = value;
-    return ok(json{{"name", p.at("name")}, {"dhcp", dhcp}});
+  r.add("GET", "/v1/networks/{name}/stats", [&m](const Request& req, const Params& p) {
+    auto s = collectStats(m, p.at("name"));
+    if (!s) return fail(s.error());
+    if (auto it = req.query.find("port"); it != req.query.end() && !it->second.empty()) {
+      std::erase_if(s->ports, [&](const PortStats& ps) { return ps.name != it->second; });
+      if (s->ports.empty()) {
+        return fail(Error::notFound("network '" + p.at("name") + "' has no port " + it->second));
+      }
+    }
+    return ok(statsJson(*s));
   });
   r.add("POST", "/v1/networks/{name}/update", [&m](const Request& req, const Params& p) {
     auto j = jsonBody(req);

@@ -13,11 +13,13 @@
 #include "base/error.h"
 #include "daemon/datapath.h"
 #include "daemon/definition_store.h"
+#include "daemon/events.h"
 #include "daemon/net_update.h"
 #include "daemon/services.h"
 #include "daemon/state_store.h"
 #include "kernel/firewall.h"
 #include "kernel/links.h"
+#include "kernel/telemetry.h"
 #include "model/network.h"
 #include "model/port.h"
 
@@ -78,6 +80,17 @@ class Manager {
   Status removePort(const std::string& network, const std::string& port);
   Result<std::vector<model::Port>> ports(const std::string& network);
 
+  // Optional observers, set once before load(). With a bus, verbs publish network.* and
+  // port.* events (lease.* come from the services). With telemetry, ports() fills in
+  // the IP of guests without a lease from the bridge's neighbour table.
+  void setEventBus(EventBus* bus) { events_ = bus; }
+  EventBus* eventBus() const { return events_; }
+  void setTelemetry(kernel::Telemetry* telemetry) { telemetry_ = telemetry; }
+  kernel::Telemetry* telemetry() const { return telemetry_; }
+  // For the reconciler: publishes a "repair" event for `network` saying what was
+  // repaired ("re-applied the firewall rules"). No-op without a bus.
+  void publishRepair(const std::string& network, const std::string& what);
+
   // The default network's XML for a given third octet (exposed for tests).
   static std::string defaultNetworkXml(int thirdOctet);
 
@@ -102,6 +115,8 @@ class Manager {
   std::vector<std::string> usedBridges(const std::string& except) const;
   Status defineDefault();
   Result<std::string> nextPortName();
+  void publish(const char* type, const std::string& network,
+               std::vector<std::pair<std::string, std::string>> details = {});
 
   kernel::Links& links_;
   kernel::Firewall& fw_;
@@ -110,6 +125,8 @@ class Manager {
   DefinitionStore defs_;
   StateStore state_;
   std::map<std::string, Entry> nets_;
+  EventBus* events_ = nullptr;
+  kernel::Telemetry* telemetry_ = nullptr;
 };
 
 }  // namespace vnet::daemon

@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   vnetctl::addNetVerbs(app, g);
   vnetctl::addPortVerbs(app, g);
+  vnetctl::addObserveVerbs(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

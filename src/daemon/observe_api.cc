@@ -400,11 +400,9 @@ void addObserveRoutes(api::Router& r, ObserveContext ctx) {
   });
 
   r.add("GET", "/v1/events", [ctx](const Request& req, const Params&) {
+    // A network that is not defined yet is fine: its network.defined event may come.
     std::string network;
     if (auto it = req.query.find("network"); it != req.query.end()) network = it->second;
-    if (!network.empty()) {
-      if (auto st = ctx.manager.status(network); !st) return api::errorResponse(st.error());
-    }
     size_t replay = 0;
     if (auto it = req.query.find("recent"); it != req.query.end()) {
       auto v = parseUnsigned("recent", it->second, kMaxReplay);

@@ -149,7 +149,8 @@ class PcapngTally {
 std::string formatEventText(const json& e) {
   std::string line = e.value("time", "") + "  " + e.value("type", "");
   if (e.contains("network")) line += "  " + e.value("network", "");
-  for (const auto& [k, v] : e.value("details", json::object()).items()) {
+  const json details = e.value("details", json::object());
+  for (const auto& [k, v] : details.items()) {
     line += "  " + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
   }
   return line;
@@ -236,7 +237,9 @@ void addObserveVerbs(CLI::App& app, Globals& g) {
               std::cout.flush();
               return static_cast<bool>(std::cout);
             }
+            // Flushed per piece: what arrived is on disk even if vnetctl is killed.
             out.write(data.data(), static_cast<std::streamsize>(data.size()));
+            out.flush();
             return static_cast<bool>(out);
           });
       gStreamFd = -1;

@@ -18,7 +18,7 @@ metric_value() {  # metric_value 'NAME{labels}' : the value in a /metrics scrape
 EV_ALL=$!; LAB_PIDS+=("$EV_ALL")
 check "the event subscriber is connected" \
   lab_wait_for bash -c "curl -sf --unix-socket '$LAB_SOCK' http://vnetd/metrics | grep -qx 'vnet_event_subscribers 1'"
-check_output "events --net of an unknown network is refused" "not found" lab_ctl events --net nosuch
+check_output "events: a bad --recent is refused" "recent: 'many' is not a whole number" lab_ctl events --recent many
 
 cat > "$LAB_DIR/iso.xml" <<'XML'
 <network>
@@ -27,6 +27,7 @@ cat > "$LAB_DIR/iso.xml" <<'XML'
   <ip address='10.30.0.1' prefix='24'/>
 </network>
 XML
+# Subscribed before iso exists: its definition is among the events.
 "$VNETCTL" --socket "$LAB_SOCK" -o json events --net iso >"$LAB_DIR/events.iso" 2>&1 &
 EV_ISO=$!; LAB_PIDS+=("$EV_ISO")
 lab_wait_for bash -c "curl -sf --unix-socket '$LAB_SOCK' http://vnetd/metrics | grep -qx 'vnet_event_subscribers 2'"

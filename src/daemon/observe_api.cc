@@ -145,6 +145,7 @@ class CaptureStream final : public api::StreamProducer,
       s.fd.assign(::dup(s.capture->selectableFd()), ec);
       if (ec) {
         spdlog::warn("capture on {}: {}", s.capture->interface(), ec.message());
+        s.dead = true;
         continue;
       }
       arm(i);
@@ -182,6 +183,7 @@ class CaptureStream final : public api::StreamProducer,
     asio::steady_timer pollTimer;
     uint64_t written = 0;
     uint64_t dropped = 0;  // while the client was behind
+    bool dead = false;     // the interface failed (gone)
   };
 
   void arm(size_t i) {
@@ -198,9 +200,9 @@ class CaptureStream final : public api::StreamProducer,
     s.pollTimer.expires_after(std::chrono::milliseconds(s.capture->requiredPollMs()));
     s.pollTimer.async_wait([weak = weak_from_this(), i](const boost::system::error_code& ec) {
       auto self = weak.lock();
-      if (ec || !self || self->done_) return;
+      if (ec || !self || self->done_ || self->slots_[i]->dead) return;
       self->drain(i, false);
-      self->poll(i);
+      if (!self->done_ && !self->slots_[i]->dead) self->poll(i);
     });
   }
 
@@ -216,7 +218,13 @@ class CaptureStream final : public api::StreamProducer,
         take(s, static_cast<uint32_t>(i), p, batch);
       });
       if (!n) {
-        spdlog::warn("network '{}': {}", network_, n.error().message());
+        // The interface went away (port deleted, network stopped): this slot is done,
+        // the others go on; with none left the capture ends.
+        spdlog::warn("network '{}': {}; no longer capturing there", network_, n.error().message());
+        s.dead = true;
+        boost::system::error_code ignored;
+        s.fd.cancel(ignored);
+        s.pollTimer.cancel();
         break;
       }
       if (*n == 0) break;
@@ -227,12 +235,14 @@ class CaptureStream final : public api::StreamProducer,
       }
     }
     if (!batch.empty() && sink_) sink_->write(std::move(batch));
-    if (req_.count > 0 && captured_ >= req_.count) complete();
-    if (done_ || !rearm) return;
+    bool anyAlive = false;
+    for (const auto& slot : slots_) anyAlive = anyAlive || !slot->dead;
+    if ((req_.count > 0 && captured_ >= req_.count) || !anyAlive) complete();
+    if (done_ || !rearm || s.dead) return;
     if (more) {
       asio::post(io_, [weak = weak_from_this(), i] {
         auto self = weak.lock();
-        if (self && !self->done_) self->drain(i, true);
+        if (self && !self->done_ && !self->slots_[i]->dead) self->drain(i, true);
       });
     } else {
       arm(i);
@@ -309,14 +319,15 @@ Result<CaptureRequest> parseCaptureRequest(const std::map<std::string, std::stri
   if (auto it = q.find("count"); it != q.end()) {
     auto v = parseUnsigned("count", it->second, 1000000000);
     if (!v) return std::move(v).error();
+    if (*v == 0) return Error::invalid("count: must be at least 1");
     r.count = *v;
   }
   if (auto it = q.find("duration"); it != q.end()) {
     const std::string& t = it->second;
     char* end = nullptr;
     double d = std::strtod(t.c_str(), &end);
-    if (t.empty() || end != t.c_str() + t.size() || !std::isfinite(d) || d < 0 || d > 86400 * 7) {
-      return Error::invalid("duration: '" + t + "' is not a number of seconds from 0 to 604800");
+    if (t.empty() || end != t.c_str() + t.size() || !std::isfinite(d) || d <= 0 || d > 86400 * 7) {
+      return Error::invalid("duration: '" + t + "' is not a number of seconds above 0, at most 604800");
     }
     r.durationSec = d;
   }

@@ -190,6 +190,8 @@ TEST_F(ObserveTest, MetricsCoverEveryNetworkAndFollowTheFormat) {
 TEST_F(ObserveTest, CaptureRequestsAreChecked) {
   EXPECT_FALSE(parseCaptureRequest({{"count", "x"}}).ok());
   EXPECT_FALSE(parseCaptureRequest({{"count", "-1"}}).ok());
+  EXPECT_FALSE(parseCaptureRequest({{"count", "0"}}).ok());
+  EXPECT_FALSE(parseCaptureRequest({{"duration", "0"}}).ok());
   EXPECT_FALSE(parseCaptureRequest({{"duration", "soon"}}).ok());
   EXPECT_FALSE(parseCaptureRequest({{"snaplen", "10"}}).ok());
   auto r = parseCaptureRequest({{"ports", "vnet0,vnet1"}, {"bridge", "1"}, {"count", "5"},

@@ -7,6 +7,7 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <cctype>
 #include <limits>
 
@@ -45,6 +46,67 @@ Result<ClientResponse> Client::request(const std::string& method, const std::str
   return ClientResponse{static_cast<int>(parser.get().result_int()), parser.get().body()};
 }
 
+Status Client::stream(const std::string& method, const std::string& target,
+                      const std::function<bool(std::string_view)>& onData,
+                      const std::function<void(int fd)>& onOpen) const {
+  asio::io_context io;
+  Local::socket socket(io);
+  beast::error_code ec;
+  socket.connect(Local::endpoint(socketPath_), ec);
+  if (ec) {
+    return Error("cannot reach vnetd at " + socketPath_ + ": " + ec.message() +
+                     " (is vnetd running? use --socket or VNET_SOCKET)",
+                 ec.value());
+  }
+  http::request<http::empty_body> req(http::string_to_verb(method), target, 11);
+  req.set(http::field::host, "vnetd");
+  req.set(http::field::user_agent, "vnetctl");
+  req.keep_alive(false);
+  http::write(socket, req, ec);
+  if (ec) return Error("sending request to vnetd: " + ec.message(), ec.value());
+
+  beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  // No practical limit (a trace may run for hours). Not boost::none: Boost 1.74 then
+  // refuses every body with a Content-Length.
+  parser.body_limit(std::uint64_t{1} << 62);
+  http::read_header(socket, buffer, parser, ec);
+  if (ec) return Error("reading vnetd's answer: " + ec.message(), ec.value());
+  const int status = static_cast<int>(parser.get().result_int());
+  const bool ok = status >= 200 && status < 300;
+  std::string errorBody;
+  if (ok && onOpen) onOpen(socket.native_handle());
+  std::array<char, 64 * 1024> piece;
+  while (!parser.is_done()) {
+    parser.get().body().data = piece.data();
+    parser.get().body().size = piece.size();
+    // read_some: hand on whatever arrived rather than wait for a full buffer.
+    http::read_some(socket, buffer, parser, ec);
+    if (ec == http::error::need_buffer || ec == asio::error::interrupted) ec = {};
+    size_t n = piece.size() - parser.get().body().size;
+    if (n > 0) {
+      std::string_view data(piece.data(), n);
+      if (!ok) {
+        errorBody.append(data);
+      } else if (!onData(data)) {
+        return Status::success();
+      }
+    }
+    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+        ec == http::error::partial_message) {
+      break;  // the server closed; what arrived was handed on
+    }
+    if (ec) return Error("reading vnetd's answer: " + ec.message(), ec.value());
+  }
+  if (ok) return Status::success();
+  std::string detail = errorBody;
+  auto j = nlohmann::json::parse(errorBody, nullptr, false);
+  if (j.is_object() && j.contains("detail") && j["detail"].is_string()) {
+    detail = j["detail"].get<std::string>();
+  }
+  return Error(errorCodeForStatus(status), detail);
+}
+
 Result<std::string> Client::call(const std::string& method, const std::string& target,
                                  const std::string& body) const {
   auto r = request(method, target, body);
@@ -56,61 +118,6 @@ Result<std::string> Client::call(const std::string& method, const std::string& t
     detail = j["detail"].get<std::string>();
   }
   return Error(errorCodeForStatus(r->status), detail);
-}
-
-Status Client::stream(const std::string& target, const std::function<void(int fd)>& onOpen,
-                      const std::function<bool(std::string_view)>& onData) const {
-  asio::io_context io;
-  Local::socket socket(io);
-  beast::error_code ec;
-  socket.connect(Local::endpoint(socketPath_), ec);
-  if (ec) {
-    return Error("cannot reach vnetd at " + socketPath_ + ": " + ec.message() +
-                     " (is vnetd running? use --socket or VNET_SOCKET)",
-                 ec.value());
-  }
-  http::request<http::empty_body> req(http::verb::get, target, 11);
-  req.set(http::field::host, "vnetd");
-  req.set(http::field::user_agent, "vnetctl");
-  req.keep_alive(false);
-  http::write(socket, req, ec);
-  if (ec) return Error("sending request to vnetd: " + ec.message(), ec.value());
-
-  beast::flat_buffer buffer;
-  http::response_parser<http::buffer_body> parser;
-  // Not boost::none: Beast 1.74 compares a Content-Length against an empty limit as
-  // "exceeded".
-  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-  http::read_header(socket, buffer, parser, ec);
-  if (ec) return Error("reading vnetd's answer: " + ec.message(), ec.value());
-  const int status = static_cast<int>(parser.get().result_int());
-  if (status < 200 || status >= 300) {
-    // An error answer is small: read it whole, like call().
-    http::response_parser<http::string_body> whole(std::move(parser));
-    whole.body_limit(1u << 20);
-    http::read(socket, buffer, whole, ec);
-    if (ec) return Error("reading vnetd's answer: " + ec.message(), ec.value());
-    std::string detail = whole.get().body();
-    auto j = nlohmann::json::parse(detail, nullptr, false);
-    if (j.is_object() && j.contains("detail") && j["detail"].is_string()) {
-      detail = j["detail"].get<std::string>();
-    }
-    return Error(errorCodeForStatus(status), detail);
-  }
-  if (onOpen) onOpen(socket.native_handle());
-  char chunk[64 * 1024];
-  while (!parser.is_done()) {
-    parser.get().body().data = chunk;
-    parser.get().body().size = sizeof chunk;
-    // read_some: hand over what arrived instead of waiting for a full buffer.
-    http::read_some(socket, buffer, parser, ec);
-    if (ec == http::error::need_buffer) ec = {};
-    if (ec == asio::error::interrupted) continue;
-    if (ec) return Error("reading from vnetd: " + ec.message(), ec.value());
-    size_t n = sizeof chunk - parser.get().body().size;
-    if (n > 0 && !onData(std::string_view(chunk, n))) return Status::success();
-  }
-  return Status::success();
 }
 
 std::string urlEncode(const std::string& s) {

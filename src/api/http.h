@@ -1,6 +1,7 @@
 // Plain request/response values shared by the HTTP server, the router and the client.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -17,48 +18,59 @@ struct Request {
   std::string body;
 };
 
-// Where a streaming response writes its body. Each write() becomes one HTTP chunk (or
-// part of one); nothing blocks: data waits in memory until the client took it, so
-// producers bound their own memory by looking at buffered().
+// A response body produced over time (chunked transfer encoding), for answers that last
+// (a trace, a capture, the event feed) or are large (the lease list). The server calls
+// start() once the headers are out, with a sink for the body, and then stop() once when
+// the stream is over, whatever the reason: the source closed the sink, the client went
+// away or closed its sending side, or a write failed. When the client only closed its
+// sending side (vnetctl on Ctrl-C), the sink still takes writes during stop() and sends
+// them before the last chunk (a capture's statistics); otherwise they are dropped.
+// Neither is called for a stream whose event loop is torn down without running again.
 class StreamSink {
  public:
   virtual ~StreamSink() = default;
-  // Queues body bytes. Ignored once the stream is ending or closed.
-  virtual void write(std::string data) = 0;
-  // Bytes queued and not yet taken by the client.
+  // Queues one chunk (never empty); ignored once the stream is over.
+  virtual void write(std::string chunk) = 0;
+  // Ends the body after the queued chunks and closes the connection.
+  virtual void close() = 0;
+  // Bytes queued and not yet written to the client: a source that produces on its own
+  // schedule (events, packets) bounds its memory with it and drops or waits beyond a
+  // limit. 0 once the stream is over.
   virtual size_t buffered() const = 0;
-  // No more data: the server sends what is queued, the last chunk, and closes.
-  virtual void end() = 0;
 };
 
-// The body of a response that is produced over time (a capture, an event feed), sent
-// with chunked transfer encoding on the daemon's event loop.
-class StreamProducer {
+class StreamSource {
  public:
-  virtual ~StreamProducer() = default;
-  // Called once, after the response header was queued. `sink` stays valid until
-  // finish() has returned.
-  virtual void start(StreamSink& sink) = 0;
-  // Called exactly once when the stream ends for any reason: the client closed its side
-  // or went away, a write failed, the producer called end(), or the server is going
-  // down. The producer releases what it holds and may write a trailer (sent when the
-  // client is still there). It must not use the sink after returning.
-  virtual void finish() = 0;
-  // Everything written so far has been sent (a pull-style producer writes more now).
+  virtual ~StreamSource() = default;
+  virtual void start(std::shared_ptr<StreamSink> sink) = 0;
+  virtual void stop() = 0;
+  // Every chunk queued so far has been written and the stream goes on: a source that
+  // produces on demand writes the next piece now (back-pressure); others ignore it.
   virtual void drained() {}
 };
 
-struct Response {
-  Response(int s = 200, std::string b = {}, std::string type = "application/json")
-      : status(s), body(std::move(b)), contentType(std::move(type)) {}
+// A source that produces on demand: `next` appends the next piece to `out` and returns
+// false after the last one. It runs on the io_context between writes, so it must own
+// what it reads; a large answer then never sits whole in memory.
+std::shared_ptr<StreamSource> pullStream(std::function<bool(std::string& out)> next);
 
-  int status;
+struct Response {
+  // Not an aggregate, so that Response{status, body[, type]} needs no initializer for
+  // `stream` (-Wmissing-field-initializers).
+  Response() = default;
+  Response(int st, std::string b, std::string type = "application/json")
+      : status(st), body(std::move(b)), contentType(std::move(type)) {}
+
+  int status = 200;
   std::string body;
-  std::string contentType;
-  // When set, the body is streamed from this producer instead of `body` (the connection
-  // closes when the stream ends).
-  std::shared_ptr<StreamProducer> stream;
+  std::string contentType = "application/json";
+  // Set: the body is streamed from this source and `body` is ignored.
+  std::shared_ptr<StreamSource> stream;
 };
+
+// The whole body of r: `body`, or everything its stream produces when the stream produces
+// on demand (pullStream); for tests and small answers.
+std::string bodyText(Response& r);
 
 // Request limits: a body above kMaxBodyBytes is refused with 413.
 inline constexpr size_t kMaxBodyBytes = 1 << 20;

@@ -5,12 +5,14 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <array>
+#include <deque>
 #include <optional>
+#include <type_traits>
 
 namespace vnet::api {
 
@@ -22,21 +24,18 @@ using Tcp = asio::ip::tcp;
 
 namespace {
 
+// One connection; Protocol is Local (the API socket) or Tcp (the metrics listener).
 template <typename Protocol>
-class Session : public std::enable_shared_from_this<Session<Protocol>>, private StreamSink {
+class Session : public std::enable_shared_from_this<Session<Protocol>> {
  public:
   Session(typename Protocol::socket socket, const RequestHandler& handler)
       : stream_(std::move(socket)), handler_(handler) {}
-
-  ~Session() override {
-    closed_ = true;
-    finishProducer();
-  }
 
   void start() { readRequest(); }
 
  private:
   using std::enable_shared_from_this<Session<Protocol>>::shared_from_this;
+  using std::enable_shared_from_this<Session<Protocol>>::weak_from_this;
 
   void readRequest() {
     parser_.emplace();
@@ -81,6 +80,125 @@ class Session : public std::enable_shared_from_this<Session<Protocol>>, private 
     send(std::move(resp), req.keep_alive(), req.version());
   }
 
+  // ---- Streamed responses: headers, then chunks as the source writes them, one write in
+  // flight at a time; a read stays posted so that a client going away is noticed at once.
+
+  class Sink : public StreamSink {
+   public:
+    explicit Sink(std::weak_ptr<Session> s) : session_(std::move(s)) {}
+    void write(std::string chunk) override {
+      if (auto s = session_.lock()) s->queueChunk(std::move(chunk));
+    }
+    void close() override {
+      if (auto s = session_.lock()) s->queueLast();
+    }
+    size_t buffered() const override {
+      auto s = session_.lock();
+      return s ? s->queuedBytes_ : 0;
+    }
+
+   private:
+    std::weak_ptr<Session> session_;
+  };
+
+  void startStream(Response resp, unsigned version) {
+    source_ = std::move(resp.stream);
+    stream_.expires_never();
+    auto head = std::make_shared<http::response<http::empty_body>>(
+        static_cast<http::status>(resp.status), version);
+    head->set(http::field::server, "vnetd");
+    head->set(http::field::content_type, resp.contentType);
+    head->keep_alive(false);
+    head->chunked(true);
+    auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*head);
+    writing_ = true;
+    http::async_write_header(stream_, *sr,
+                             [self = shared_from_this(), head, sr](beast::error_code ec, size_t) {
+                               self->writing_ = false;
+                               if (ec) return self->endStream();
+                               self->watchClient();
+                               if (self->source_) {
+                                 self->source_->start(std::make_shared<Sink>(self->weak_from_this()));
+                               }
+                               self->writeNext();
+                             });
+  }
+
+  // A read stays posted. The client closing its sending side (EOF) while the body goes on
+  // stops the source; what the source writes in stop() still goes out, then the last
+  // chunk, then the connection closes. Any other error (the client went away), or EOF
+  // after the last chunk, ends the stream at once.
+  void watchClient() {
+    stream_.async_read_some(asio::buffer(scratch_),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (!ec) return self->watchClient();  // ignored
+                              if (ec != asio::error::eof || self->lastQueued_ || self->ended_) {
+                                return self->endStream();
+                              }
+                              if (auto source = std::move(self->source_)) source->stop();
+                              self->queueLast();
+                            });
+  }
+
+  void queueChunk(std::string chunk) {
+    if (ended_ || lastQueued_ || chunk.empty()) return;
+    queuedBytes_ += chunk.size();
+    chunks_.push_back(std::move(chunk));
+    writeNext();
+  }
+
+  void queueLast() {
+    if (ended_ || lastQueued_) return;
+    lastQueued_ = true;
+    writeNext();
+  }
+
+  void writeNext() {
+    if (ended_ || writing_) return;
+    if (!chunks_.empty()) {
+      auto chunk = std::make_shared<std::string>(std::move(chunks_.front()));
+      chunks_.pop_front();
+      writing_ = true;
+      asio::async_write(stream_, http::make_chunk(asio::buffer(*chunk)),
+                        [self = shared_from_this(), chunk](beast::error_code ec, size_t) {
+                          self->writing_ = false;
+                          if (self->ended_) return;  // endStream() dropped the queue
+                          self->queuedBytes_ -= chunk->size();
+                          if (ec) return self->endStream();
+                          if (self->chunks_.empty() && !self->lastQueued_ && self->source_) {
+                            self->source_->drained();  // may queue the next piece
+                          }
+                          self->writeNext();
+                        });
+    } else if (lastQueued_ && !lastSent_) {
+      lastSent_ = true;
+      writing_ = true;
+      asio::async_write(stream_, http::make_chunk_last(),
+                        [self = shared_from_this()](beast::error_code ec, size_t) {
+                          self->writing_ = false;
+                          beast::error_code ignored;
+                          self->stream_.socket().shutdown(Protocol::socket::shutdown_send,
+                                                          ignored);
+                          // The client reads to the end and closes; the posted read sees it.
+                          // After the client's EOF no read is posted: close now.
+                          if (ec || !self->source_) self->endStream();
+                        });
+    }
+  }
+
+  // The stream is over: closes the connection (ending the posted read) and tells the
+  // source, once.
+  void endStream() {
+    if (ended_) return;
+    ended_ = true;
+    chunks_.clear();
+    queuedBytes_ = 0;
+    beast::error_code ignored;
+    stream_.socket().shutdown(Protocol::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+    if (auto source = std::move(source_)) source->stop();
+  }
+
   void send(Response resp, bool keepAlive, unsigned version) {
     auto msg = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(resp.status), version);
@@ -102,115 +220,19 @@ class Session : public std::enable_shared_from_this<Session<Protocol>>, private 
                       });
   }
 
-  // --- streaming responses ---------------------------------------------------------
-
-  void startStream(Response resp, unsigned version) {
-    producer_ = std::move(resp.stream);
-    stream_.expires_never();
-    auto msg = std::make_shared<http::response<http::empty_body>>(
-        static_cast<http::status>(resp.status), version);
-    msg->set(http::field::server, "vnetd");
-    msg->set(http::field::content_type, resp.contentType);
-    msg->keep_alive(false);
-    msg->chunked(true);
-    auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*msg);
-    writing_ = true;
-    http::async_write_header(stream_, *sr,
-                             [self = shared_from_this(), msg, sr](beast::error_code ec, size_t) {
-                               self->writing_ = false;
-                               if (ec) return self->closeStream();
-                               self->watchClient();
-                               self->afterWrite();
-                             });
-    producer_->start(*this);
-  }
-
-  // A read that completes only when the client closes its side or goes away (any bytes
-  // it sends meanwhile are ignored).
-  void watchClient() {
-    stream_.async_read_some(asio::buffer(readScratch_),
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
-                              if (self->closed_) return;
-                              if (!ec) return self->watchClient();
-                              self->finishProducer();  // may queue a trailer
-                              self->ending_ = true;
-                              self->flush();
-                            });
-  }
-
-  void write(std::string data) override {
-    if (closed_ || lastQueued_ || data.empty()) return;
-    pending_ += data;
-    flush();
-  }
-  size_t buffered() const override { return pending_.size() + inflight_.size(); }
-  void end() override {
-    ending_ = true;
-    // Not from inside the producer's call: the end may finish the producer.
-    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->flush(); });
-  }
-
-  void flush() {
-    if (writing_ || closed_) return;
-    if (!pending_.empty()) {
-      inflight_ = std::move(pending_);
-      pending_.clear();
-      writing_ = true;
-      asio::async_write(stream_, http::make_chunk(asio::buffer(inflight_)),
-                        [self = shared_from_this()](beast::error_code ec, size_t) {
-                          self->writing_ = false;
-                          self->inflight_.clear();
-                          if (ec) return self->closeStream();
-                          self->afterWrite();
-                        });
-      return;
-    }
-    if (ending_ && !lastQueued_) {
-      lastQueued_ = true;
-      writing_ = true;
-      asio::async_write(stream_, http::make_chunk_last(),
-                        [self = shared_from_this()](beast::error_code, size_t) {
-                          self->writing_ = false;
-                          self->closeStream();
-                        });
-    }
-  }
-
-  void afterWrite() {
-    flush();
-    if (!writing_ && !ending_ && producer_ && !producerFinished_) producer_->drained();
-  }
-
-  void closeStream() {
-    if (closed_) return;
-    closed_ = true;
-    finishProducer();
-    beast::error_code ignored;
-    stream_.socket().shutdown(Protocol::socket::shutdown_both, ignored);
-    stream_.close();
-  }
-
-  void finishProducer() {
-    if (!producer_ || producerFinished_) return;
-    producerFinished_ = true;
-    auto p = std::move(producer_);
-    p->finish();
-  }
-
   beast::basic_stream<Protocol> stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   RequestHandler handler_;
-
-  std::shared_ptr<StreamProducer> producer_;
-  std::string pending_;   // queued by the producer
-  std::string inflight_;  // being written as one chunk
-  char readScratch_[512];
+  // Streamed responses only.
+  std::shared_ptr<StreamSource> source_;
+  std::deque<std::string> chunks_;
+  size_t queuedBytes_ = 0;  // in chunks_ and the chunk being written
+  std::array<char, 512> scratch_{};
   bool writing_ = false;
-  bool ending_ = false;      // no more data: send the last chunk after pending_
-  bool lastQueued_ = false;  // the last chunk is on its way
-  bool closed_ = false;
-  bool producerFinished_ = false;
+  bool lastQueued_ = false;
+  bool lastSent_ = false;
+  bool ended_ = false;
 };
 
 }  // namespace

@@ -1,10 +1,10 @@
 // HTTP/1.1 over a unix stream socket or TCP (Boost.Beast), on the daemon's
 // single-threaded io_context. Each request is answered by a synchronous handler;
-// keep-alive is honoured. A Response with a `stream` is sent with chunked encoding as its
-// producer writes, and closes the connection when it ends; the server watches the client
-// side meanwhile so that a client going away ends the stream at once.
-// Limits: headers kMaxHeaderBytes, body kMaxBodyBytes (413 beyond), 30 s read time-out
-// (not while streaming).
+// keep-alive is honoured. Limits: headers kMaxHeaderBytes, body kMaxBodyBytes (413
+// beyond), 30 s read time-out.
+// A handler may answer with a stream (Response::stream, see StreamSource): chunked, no
+// time-out, the connection closes after it; anything the client sends meanwhile is
+// ignored, and the client closing its end (even only for writing) ends the stream.
 #pragma once
 
 #include <sys/types.h>

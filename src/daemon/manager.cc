@@ -503,6 +503,7 @@ void Manager::publish(const char* type, const std::string& network,
 }
 
 void Manager::publishRepair(const std::string& network, const std::string& what) {
+  ++repairs_[network];
   publish(event_type::kRepair, network, {{"what", what}});
 }
 

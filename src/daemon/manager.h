@@ -72,6 +72,8 @@ class Manager {
   // Active leases of a network (empty when it runs no DHCP server).
   Result<std::vector<LeaseInfo>> leases(const std::string& name) const;
   Result<ServiceCounters> counters(const std::string& name) const;
+  // Our nftables table as `nft list table inet vnet` prints it ("" when absent).
+  Result<std::string> firewallListing() { return fw_.listTable(); }
   // `virsh net-update`: edits the live network (applied without a restart, leases kept)
   // and the persistent definition. Validation failures change nothing.
   Status update(const std::string& name, const UpdateRequest& req);
@@ -87,9 +89,15 @@ class Manager {
   EventBus* eventBus() const { return events_; }
   void setTelemetry(kernel::Telemetry* telemetry) { telemetry_ = telemetry; }
   kernel::Telemetry* telemetry() const { return telemetry_; }
-  // For the reconciler: publishes a "repair" event for `network` saying what was
-  // repaired ("re-applied the firewall rules"). No-op without a bus.
+  // The hook for the reconciler (drift repair): publishes a "repair" event for `network`
+  // saying what was repaired ("re-applied the firewall rules") when there is a bus, and
+  // counts it either way (repairs(): `vnetctl stats`, vnet_repairs_total).
   void publishRepair(const std::string& network, const std::string& what);
+  // Repairs of `network` since vnetd started (kept when the network stops).
+  uint64_t repairs(const std::string& network) const {
+    auto it = repairs_.find(network);
+    return it == repairs_.end() ? 0 : it->second;
+  }
 
   // The default network's XML for a given third octet (exposed for tests).
   static std::string defaultNetworkXml(int thirdOctet);
@@ -127,6 +135,7 @@ class Manager {
   std::map<std::string, Entry> nets_;
   EventBus* events_ = nullptr;
   kernel::Telemetry* telemetry_ = nullptr;
+  std::map<std::string, uint64_t> repairs_;  // publishRepair() per network
 };
 
 }  // namespace vnet::daemon

@@ -166,6 +166,12 @@ std::string renderMetrics(const std::vector<NetworkStats>& all,
     b.add("vnet_nat_translated_sessions", {{"network", s.name}}, s.nat->translated);
   }
 
+  b.declare("vnet_repairs_total", Type::Counter,
+            "Drift repairs of the network's kernel state since vnetd started.");
+  for (const auto& s : all) {
+    if (s.active) b.add("vnet_repairs_total", {{"network", s.name}}, s.repairs);
+  }
+
   b.declare("vnet_dhcp_leases", Type::Gauge, "Active DHCP leases.");
   for (const auto& s : all) {
     if (!s.services.dhcp.empty()) b.add("vnet_dhcp_leases", {{"network", s.name}}, uint64_t{s.leases});

@@ -67,14 +67,14 @@ std::vector<std::string> splitList(const std::string& s) {
 
 // --- events --------------------------------------------------------------------------
 
-class EventStream final : public api::StreamProducer,
+class EventStream final : public api::StreamSource,
                           public std::enable_shared_from_this<EventStream> {
  public:
   EventStream(asio::io_context& io, EventBus& bus, std::string network, size_t replay)
       : io_(io), bus_(bus), network_(std::move(network)), replay_(replay) {}
 
-  void start(api::StreamSink& sink) override {
-    sink_ = &sink;
+  void start(std::shared_ptr<api::StreamSink> sink) override {
+    sink_ = std::move(sink);
     std::weak_ptr<EventStream> weak = weak_from_this();
     sub_ = bus_.subscribe(network_, kEventQueue, [this, weak] {
       asio::post(io_, [weak] {
@@ -83,13 +83,13 @@ class EventStream final : public api::StreamProducer,
     });
     std::string lines;
     for (const auto& e : bus_.recent(network_, replay_)) lines += eventJson(e) + "\n";
-    if (!lines.empty()) sink.write(std::move(lines));
+    if (!lines.empty()) sink_->write(std::move(lines));
     pump();
   }
   void drained() override { pump(); }
-  void finish() override {
+  void stop() override {
     sub_.reset();
-    sink_ = nullptr;
+    sink_.reset();
   }
 
  private:
@@ -106,13 +106,13 @@ class EventStream final : public api::StreamProducer,
   EventBus& bus_;
   std::string network_;
   size_t replay_;
-  api::StreamSink* sink_ = nullptr;
+  std::shared_ptr<api::StreamSink> sink_;
   std::unique_ptr<EventBus::Subscription> sub_;
 };
 
 // --- capture -------------------------------------------------------------------------
 
-class CaptureStream final : public api::StreamProducer,
+class CaptureStream final : public api::StreamSource,
                             public std::enable_shared_from_this<CaptureStream> {
  public:
   struct Source {
@@ -131,14 +131,14 @@ class CaptureStream final : public api::StreamProducer,
     }
   }
 
-  void start(api::StreamSink& sink) override {
-    sink_ = &sink;
+  void start(std::shared_ptr<api::StreamSink> sink) override {
+    sink_ = std::move(sink);
     std::string head = capture::PcapngWriter::sectionHeader("vnetd capture of network " + network_);
     for (const auto& s : slots_) {
       head += capture::PcapngWriter::interfaceDescription(capture::kLinktypeEthernet, req_.snaplen,
                                                           s->capture->interface(), s->description);
     }
-    sink.write(std::move(head));
+    sink_->write(std::move(head));
     for (size_t i = 0; i < slots_.size(); ++i) {
       Slot& s = *slots_[i];
       boost::system::error_code ec;
@@ -163,12 +163,14 @@ class CaptureStream final : public api::StreamProducer,
     spdlog::info("network '{}': capture started on {} interface(s)", network_, slots_.size());
   }
 
-  void finish() override {
+  // The client ended the capture (or went away): the statistics go out when it can
+  // still take them.
+  void stop() override {
     if (!done_) {
       writeTrailer();
-      stop();
+      halt();
     }
-    sink_ = nullptr;
+    sink_.reset();
     slots_.clear();
   }
 
@@ -264,8 +266,8 @@ class CaptureStream final : public api::StreamProducer,
   void complete() {
     if (done_) return;
     writeTrailer();
-    stop();
-    if (sink_) sink_->end();
+    halt();
+    if (sink_) sink_->close();
   }
 
   void writeTrailer() {
@@ -289,7 +291,7 @@ class CaptureStream final : public api::StreamProducer,
                  network_, captured_, dropped);
   }
 
-  void stop() {
+  void halt() {
     done_ = true;
     timer_.cancel();
     for (auto& s : slots_) {
@@ -304,7 +306,7 @@ class CaptureStream final : public api::StreamProducer,
   CaptureRequest req_;
   asio::steady_timer timer_;
   std::vector<std::unique_ptr<Slot>> slots_;
-  api::StreamSink* sink_ = nullptr;
+  std::shared_ptr<api::StreamSink> sink_;
   uint64_t captured_ = 0;
   bool done_ = false;
 };

@@ -61,6 +61,7 @@ NetworkStats assemble(Manager& m, const std::string& name, const KernelView& vie
   }
   if (auto c = m.counters(name)) s.services = std::move(*c);
   if (auto l = m.leases(name)) s.leases = l->size();
+  s.repairs = m.repairs(name);
   return s;
 }
 
@@ -143,6 +144,7 @@ json statsJson(const NetworkStats& s) {
   j["dhcp"] = countersJson(s.services.dhcp);
   j["dhcp"]["leases"] = s.leases;
   j["dns"] = countersJson(s.services.dns);
+  j["repairs"] = s.repairs;
   if (!s.errors.empty()) j["errors"] = s.errors;
   return j;
 }

@@ -39,6 +39,7 @@ struct NetworkStats {
   std::optional<kernel::ConntrackCount> nat;
   ServiceCounters services;
   size_t leases = 0;  // active DHCP leases
+  uint64_t repairs = 0;  // drift repairs (Manager::publishRepair)
   std::vector<std::string> errors;
 };
 

@@ -74,6 +74,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   vnetctl::addNetVerbs(app, g);
   vnetctl::addPortVerbs(app, g);
+  vnetctl::addTraceVerbs(app, g);
+  vnetctl::addDoctorVerbs(app, g);
   vnetctl::addObserveVerbs(app, g);
   try {
     app.parse(argc, argv);
@@ -83,5 +85,5 @@ int main(int argc, char** argv) {
     std::cerr << "error: " << f.message << "\n";
     return 1;
   }
-  return 0;
+  return g.exitStatus;
 }

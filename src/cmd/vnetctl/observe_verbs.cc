@@ -221,15 +221,7 @@ void addObserveVerbs(CLI::App& app, Globals& g) {
       PcapngTally tally;
       catchInterrupts();
       vnet::Status s = g.client().stream(
-          networkPath(*net) + "/capture" + q,
-          [&](int fd) {
-            // The file is created only once vnetd accepted the capture.
-            if (!toStdout) {
-              out.open(*file, std::ios::binary | std::ios::trunc);
-              if (!out) throw Failure{"cannot write " + *file + ": " + std::strerror(errno)};
-            }
-            gStreamFd = fd;
-          },
+          "GET", networkPath(*net) + "/capture" + q,
           [&](std::string_view data) {
             tally.feed(data);
             if (toStdout) {
@@ -241,6 +233,14 @@ void addObserveVerbs(CLI::App& app, Globals& g) {
             out.write(data.data(), static_cast<std::streamsize>(data.size()));
             out.flush();
             return static_cast<bool>(out);
+          },
+          [&](int fd) {
+            // The file is created only once vnetd accepted the capture.
+            if (!toStdout) {
+              out.open(*file, std::ios::binary | std::ios::trunc);
+              if (!out) throw Failure{"cannot write " + *file + ": " + std::strerror(errno)};
+            }
+            gStreamFd = fd;
           });
       gStreamFd = -1;
       if (!s.ok()) throw Failure{s.error().message()};
@@ -267,7 +267,7 @@ void addObserveVerbs(CLI::App& app, Globals& g) {
       std::string partial;
       catchInterrupts();
       vnet::Status s = g.client().stream(
-          "/v1/events" + q, [](int fd) { gStreamFd = fd; },
+          "GET", "/v1/events" + q,
           [&](std::string_view data) {
             partial.append(data);
             size_t nl;
@@ -282,7 +282,8 @@ void addObserveVerbs(CLI::App& app, Globals& g) {
               std::cout << (e.is_object() ? formatEventText(e) : line) << std::endl;
             }
             return static_cast<bool>(std::cout);
-          });
+          },
+          [](int fd) { gStreamFd = fd; });
       gStreamFd = -1;
       if (!s.ok()) throw Failure{s.error().message()};
     });

@@ -136,6 +136,7 @@ check "GET /metrics on the API socket parses" python3 "$PROMCHECK" "$LAB_DIR/met
   --require 'vnet_dns_queries_total{network="default"}' '>=' 1 \
   --require 'vnet_nat_sessions{network="default"}' '>=' 1 \
   --require 'vnet_network_active{network="iso"}' '==' 1 \
+  --require 'vnet_repairs_total{network="default"}' '>=' 0 \
   --require 'vnet_events_published_total' '>=' 5
 check_output "metrics carry HELP and TYPE" "^# TYPE vnet_port_receive_bytes_total counter$" cat "$LAB_DIR/metrics.txt"
 check "GET /metrics on --metrics-listen (TCP, in vnetd's namespace) parses" \
@@ -166,6 +167,15 @@ check "capture: Ctrl-C ends it with status 0" test "$int_rc" = 0
 check_output "capture without interface flags covers every port, the bridge and the uplink" \
   "captured on ($PORT1|$PORT2), ($PORT1|$PORT2), vnbr0, uplink0" cat "$LAB_DIR/int.out"
 check "capture after Ctrl-C: tshark reads the whole file" tshark -r "$LAB_DIR/int.pcapng"
+check "capture after Ctrl-C: the statistics came after the half-close (4 ISBs at the end)" python3 -c "
+import struct
+b = open('$LAB_DIR/int.pcapng', 'rb').read()
+types, off = [], 0
+while off < len(b):
+    t, n = struct.unpack_from('<II', b, off)
+    types.append(t)
+    off += n
+assert off == len(b) and types[-4:] == [5, 5, 5, 5], types[-6:]"
 check_output "vnetd logged the end of each capture" "capture ended" cat "$LAB_VNETD_LOG"
 # A client killed outright: vnetd notices and keeps serving.
 ends_before=$(grep -c "capture ended" "$LAB_VNETD_LOG")

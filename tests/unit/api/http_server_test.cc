@@ -1,17 +1,17 @@
 // The server and client together over a real unix socket in a temp dir.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
-#include <sys/socket.h>
-
-#include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include "api/client.h"
 #include "api/http_server.h"
@@ -26,12 +26,7 @@ class HttpServerTest : public ::testing::Test {
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
     path_ = dir_ + "/s.sock";
-    auto s = HttpServer::listenUnix(io_, path_, 0660, [this](const Request& r) {
-      if (r.path == "/stream" && makeStream_) {
-        Response resp{200, "", "text/plain"};
-        resp.stream = makeStream_();
-        return resp;
-      }
+    auto s = HttpServer::listenUnix(io_, path_, 0660, [](const Request& r) {
       return Response{200, r.method + " " + r.path + " " + std::to_string(r.body.size()),
                       "text/plain"};
     });
@@ -45,7 +40,6 @@ class HttpServerTest : public ::testing::Test {
     server_.reset();
     ::rmdir(dir_.c_str());
   }
-  std::function<std::shared_ptr<StreamProducer>()> makeStream_;
   boost::asio::io_context io_;
   std::unique_ptr<HttpServer> server_;
   std::thread thread_;
@@ -73,84 +67,139 @@ TEST_F(HttpServerTest, RefusesOversizedBodies) {
   EXPECT_EQ(again->status, 200);
 }
 
-// Writes `chunks` when started, then ends unless told to wait; records finish().
-class TestProducer : public StreamProducer {
+// A source that writes `lines` when started, then closes unless `keepOpen`; writes
+// `trailer` in stop().
+class LinesSource : public StreamSource {
  public:
-  TestProducer(std::vector<std::string> chunks, bool endAfter, std::string trailer = {})
-      : chunks_(std::move(chunks)), endAfter_(endAfter), trailer_(std::move(trailer)) {}
-  void start(StreamSink& sink) override {
-    for (auto& c : chunks_) sink.write(c);
-    if (endAfter_) sink.end();
-    sink_ = &sink;
+  LinesSource(std::vector<std::string> lines, bool keepOpen, std::string trailer = {})
+      : lines_(std::move(lines)), keepOpen_(keepOpen), trailer_(std::move(trailer)) {}
+  void start(std::shared_ptr<StreamSink> sink) override {
+    for (const auto& l : lines_) sink->write(l);
+    if (!keepOpen_) sink->close();
+    sink_ = std::move(sink);
   }
-  void finish() override {
+  void stop() override {
     if (sink_ && !trailer_.empty()) sink_->write(trailer_);
-    sink_ = nullptr;
-    finished = true;
+    if (sink_) bufferedAtStop = sink_->buffered();
+    sink_.reset();
+    ++stops;
   }
-  std::atomic<bool> finished{false};
+  std::atomic<int> stops{0};
+  std::atomic<size_t> bufferedAtStop{0};
 
  private:
-  std::vector<std::string> chunks_;
-  bool endAfter_;
+  std::vector<std::string> lines_;
+  bool keepOpen_;
   std::string trailer_;
-  StreamSink* sink_ = nullptr;
+  std::shared_ptr<StreamSink> sink_;
 };
 
-bool waitFor(const std::atomic<bool>& flag) {
-  for (int i = 0; i < 200 && !flag; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  return flag;
-}
+class StreamingServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/vnet-api-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    path_ = dir_ + "/s.sock";
+    auto s = HttpServer::listenUnix(io_, path_, 0660, [this](const Request& r) {
+      if (r.path == "/finite") {
+        Response resp(200, "", "application/x-ndjson");
+        resp.stream = finite_;
+        return resp;
+      }
+      if (r.path == "/forever") {
+        Response resp;
+        resp.stream = forever_;
+        return resp;
+      }
+      if (r.path == "/trailer") {
+        Response resp;
+        resp.stream = trailer_;
+        return resp;
+      }
+      return errorResponse(Error::notFound("no such thing: " + r.path));
+    });
+    ASSERT_TRUE(s.ok()) << s.error().message();
+    server_ = std::move(*s);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  void TearDown() override {
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+    server_.reset();
+    ::rmdir(dir_.c_str());
+  }
+  boost::asio::io_context io_;
+  std::unique_ptr<HttpServer> server_;
+  std::thread thread_;
+  std::string dir_, path_;
+  std::shared_ptr<LinesSource> finite_ =
+      std::make_shared<LinesSource>(std::vector<std::string>{"one\n", "two\n", std::string(20000, 'x') + "\n"}, false);
+  std::shared_ptr<LinesSource> forever_ =
+      std::make_shared<LinesSource>(std::vector<std::string>{"hello\n"}, true);
+  std::shared_ptr<LinesSource> trailer_ =
+      std::make_shared<LinesSource>(std::vector<std::string>{"head;"}, true, "trailer;");
+};
 
-TEST_F(HttpServerTest, StreamsChunksUntilTheProducerEnds) {
-  auto producer = std::make_shared<TestProducer>(std::vector<std::string>{"one\n", "two\n", "three\n"}, true);
-  makeStream_ = [producer] { return producer; };
+TEST_F(StreamingServerTest, StreamsChunksUntilTheSourceCloses) {
   Client c(path_);
   std::string got;
-  bool opened = false;
-  Status s = c.stream("/stream", [&](int fd) { opened = fd >= 0; },
-                      [&](std::string_view d) {
-                        got.append(d);
-                        return true;
-                      });
+  Status s = c.stream("GET", "/finite", [&](std::string_view d) {
+    got.append(d);
+    return true;
+  });
   ASSERT_TRUE(s.ok()) << s.error().message();
-  EXPECT_TRUE(opened);
-  EXPECT_EQ(got, "one\ntwo\nthree\n");
-  EXPECT_TRUE(waitFor(producer->finished));
-  // The server keeps serving.
-  auto again = c.request("GET", "/still-alive");
-  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(got, "one\ntwo\n" + std::string(20000, 'x') + "\n");
+  for (int i = 0; i < 100 && finite_->stops == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(finite_->stops, 1) << "stop() once the stream is over";
 }
 
-TEST_F(HttpServerTest, AClientGoingAwayFinishesTheProducer) {
-  auto producer = std::make_shared<TestProducer>(std::vector<std::string>{"data"}, false);
-  makeStream_ = [producer] { return producer; };
-  Client c(path_);
-  Status s = c.stream("/stream", {}, [](std::string_view) { return false; });  // hang up
-  ASSERT_TRUE(s.ok());
-  EXPECT_TRUE(waitFor(producer->finished));
-}
-
-TEST_F(HttpServerTest, AHalfCloseGetsTheTrailerAndAnOrderlyEnd) {
-  auto producer =
-      std::make_shared<TestProducer>(std::vector<std::string>{"head;"}, false, "trailer;");
-  makeStream_ = [producer] { return producer; };
+TEST_F(StreamingServerTest, TheClientLeavingStopsTheSource) {
   Client c(path_);
   std::string got;
-  Status s = c.stream("/stream", [](int fd) { ::shutdown(fd, SHUT_WR); },
-                      [&](std::string_view d) {
-                        got.append(d);
-                        return true;
-                      });
+  Status s = c.stream("GET", "/forever", [&](std::string_view d) {
+    got.append(d);
+    return got.find('\n') == std::string::npos;  // stop after the first line
+  });
+  ASSERT_TRUE(s.ok()) << s.error().message();
+  EXPECT_EQ(got, "hello\n");
+  for (int i = 0; i < 200 && forever_->stops == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(forever_->stops, 1);
+}
+
+TEST_F(StreamingServerTest, ErrorsAreErrorsNotStreams) {
+  Client c(path_);
+  bool called = false;
+  Status s = c.stream("GET", "/nothing", [&](std::string_view) { return called = true; });
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code(), ErrorCode::NotFound);
+  EXPECT_EQ(s.error().message(), "no such thing: /nothing");
+  EXPECT_FALSE(called);
+}
+
+TEST(Client, SaysWhenVnetdIsNotRunning) {
+  Client c("/nonexistent/vnetd.sock");
+  auto r = c.request("GET", "/v1/networks");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("is vnetd running?"), std::string::npos);
+}
+
+// vnetctl's Ctrl-C: the client closes only its sending side; stop() may still write (a
+// capture's statistics), then the body ends in order.
+TEST_F(StreamingServerTest, AHalfCloseStopsTheSourceAndSendsWhatItWroteThen) {
+  Client c(path_);
+  std::string got;
+  Status s = c.stream(
+      "GET", "/trailer",
+      [&](std::string_view d) {
+        got.append(d);
+        return true;
+      },
+      [](int fd) { ::shutdown(fd, SHUT_WR); });
   ASSERT_TRUE(s.ok()) << s.error().message();
   EXPECT_EQ(got, "head;trailer;");
-  EXPECT_TRUE(producer->finished);
-}
-
-TEST_F(HttpServerTest, StreamErrorsAreReadWhole) {
-  Client c(path_);
-  Status s = c.stream("/not-a-stream", {}, [](std::string_view) { return true; });
-  EXPECT_TRUE(s.ok());  // a plain 200 answer is delivered as data too
+  EXPECT_EQ(trailer_->stops, 1);
+  EXPECT_GE(trailer_->bufferedAtStop, 8u) << "the trailer waits in the sink";
 }
 
 TEST(HttpServerTcp, ServesOnAnEphemeralPort) {
@@ -180,13 +229,6 @@ TEST(HttpServerTcp, ServesOnAnEphemeralPort) {
   io.stop();
   t.join();
   EXPECT_FALSE(HttpServer::listenTcp(io, "not-an-ip", 0, {}).ok());
-}
-
-TEST(Client, SaysWhenVnetdIsNotRunning) {
-  Client c("/nonexistent/vnetd.sock");
-  auto r = c.request("GET", "/v1/networks");
-  ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message().find("is vnetd running?"), std::string::npos);
 }
 
 }  // namespace

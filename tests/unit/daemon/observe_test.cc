@@ -143,6 +143,7 @@ TEST_F(ObserveTest, StatsJoinLinkCountersNatAndServices) {
   EXPECT_EQ(j["ports"][0]["link"]["rx_bytes"], 500);
   EXPECT_EQ(j["nat"]["sessions"], 2);
   EXPECT_TRUE(j["dhcp"].is_object());
+  EXPECT_EQ(j["repairs"], 0);
   EXPECT_FALSE(j.contains("errors"));
 }
 
@@ -163,7 +164,10 @@ TEST_F(ObserveTest, MetricsCoverEveryNetworkAndFollowTheFormat) {
   telemetry_.links["labbr"] = {10, 1000, 20, 2000, 1, 2, 0, 0};
   telemetry_.links[p.name] = {5, 500, 6, 600, 0, 0, 0, 0};
   bus_.publish("lease.granted", "lab");
+  manager_->publishRepair("lab", "re-applied the firewall rules");
+  manager_->publishRepair("lab", "re-created port vnet0");
   std::string text = metricsText(*manager_);
+  EXPECT_NE(text.find("vnet_repairs_total{network=\"lab\"} 2\n"), std::string::npos) << text;
   EXPECT_NE(text.find("vnet_network_receive_bytes_total{network=\"lab\"} 1000\n"), std::string::npos);
   EXPECT_NE(text.find("vnet_port_transmit_packets_total{network=\"lab\",port=\"" + p.name + "\"} 6\n"),
             std::string::npos);

@@ -2,9 +2,11 @@
 // metrics assembly, capture request checks: Manager over FakeLinks/FakeTelemetry.
 #include <gtest/gtest.h>
 
+#include <boost/asio/io_context.hpp>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "api/router.h"
 #include "daemon/events.h"
 #include "daemon/manager.h"
 #include "daemon/metrics.h"
@@ -189,6 +191,57 @@ TEST_F(ObserveTest, MetricsCoverEveryNetworkAndFollowTheFormat) {
     std::string name = line.substr(0, line.find_first_of("{ "));
     EXPECT_EQ(name, family) << line;
   }
+}
+
+// A sink that keeps what it got and reports as buffered whatever the test says.
+class HoldingSink : public api::StreamSink {
+ public:
+  void write(std::string chunk) override { text += chunk; ++writes; }
+  void close() override { closed = true; }
+  size_t buffered() const override { return pending; }
+  std::string text;
+  int writes = 0;
+  size_t pending = 0;
+  bool closed = false;
+};
+
+// GET /v1/events through the one streaming mechanism: replay on start, then events move
+// only while the sink has nothing buffered (drained() brings the rest); stop() unsubscribes.
+TEST_F(ObserveTest, EventStreamWaitsForTheClientAndUnsubscribesOnStop) {
+  boost::asio::io_context io;
+  api::Router router;
+  addObserveRoutes(router, {io, *manager_, links_, bus_});
+  bus_.publish("lease.granted", "lab");
+  api::Request req;
+  req.method = "GET";
+  req.path = "/v1/events";
+  req.query["recent"] = "1";
+  api::Response resp = router.route(req);
+  ASSERT_TRUE(resp.stream);
+  auto sink = std::make_shared<HoldingSink>();
+  const size_t subscribersBefore = bus_.counters().subscribers;
+  resp.stream->start(sink);
+  EXPECT_EQ(bus_.counters().subscribers, subscribersBefore + 1);
+  EXPECT_NE(sink->text.find("\"type\":\"lease.granted\""), std::string::npos) << sink->text;
+
+  sink->pending = 100;  // the client has not taken the replay yet
+  const int writesBefore = sink->writes;
+  bus_.publish("lease.renewed", "lab");
+  bus_.publish("lease.released", "lab");
+  io.poll();
+  EXPECT_EQ(sink->writes, writesBefore) << "events wait while the sink holds data";
+  sink->pending = 0;
+  resp.stream->drained();
+  EXPECT_EQ(sink->writes, writesBefore + 1) << "both events in one piece";
+  EXPECT_NE(sink->text.find("lease.released"), std::string::npos);
+
+  resp.stream->stop();
+  EXPECT_EQ(bus_.counters().subscribers, subscribersBefore);
+  bus_.publish("lease.expired", "lab");
+  io.restart();
+  io.poll();
+  EXPECT_EQ(sink->text.find("lease.expired"), std::string::npos);
+  EXPECT_FALSE(sink->closed);
 }
 
 TEST_F(ObserveTest, CaptureRequestsAreChecked) {

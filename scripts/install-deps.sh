@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # the lab, tests and the demo look at what vnet did with these
   iproute2 iputils-ping nftables busybox udhcpc isc-dhcp-client bind9-dnsutils tcpdump iperf3 curl
+  tshark
   # benchmarks: the libvirt-style comparison spawns dnsmasq like libvirt does
   dnsmasq-base
   python3 procps util-linux kmod

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cctype>
+#include <limits>
 
 namespace vnet::api {
 
@@ -46,7 +47,8 @@ Result<ClientResponse> Client::request(const std::string& method, const std::str
 }
 
 Status Client::stream(const std::string& method, const std::string& target,
-                      const std::function<bool(std::string_view)>& onData) const {
+                      const std::function<bool(std::string_view)>& onData,
+                      const std::function<void(int fd)>& onOpen) const {
   asio::io_context io;
   Local::socket socket(io);
   beast::error_code ec;
@@ -73,13 +75,14 @@ Status Client::stream(const std::string& method, const std::string& target,
   const int status = static_cast<int>(parser.get().result_int());
   const bool ok = status >= 200 && status < 300;
   std::string errorBody;
-  std::array<char, 8192> piece;
+  if (ok && onOpen) onOpen(socket.native_handle());
+  std::array<char, 64 * 1024> piece;
   while (!parser.is_done()) {
     parser.get().body().data = piece.data();
     parser.get().body().size = piece.size();
     // read_some: hand on whatever arrived rather than wait for a full buffer.
     http::read_some(socket, buffer, parser, ec);
-    if (ec == http::error::need_buffer) ec = {};
+    if (ec == http::error::need_buffer || ec == asio::error::interrupted) ec = {};
     size_t n = piece.size() - parser.get().body().size;
     if (n > 0) {
       std::string_view data(piece.data(), n);

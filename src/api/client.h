@@ -32,8 +32,12 @@ class Client {
   // Sends one request whose answer is streamed: `onData` gets the body as it arrives, in
   // pieces of any size, and returns false to stop reading. A non-2xx answer is an Error
   // like call()'s. Returns when the body ends, the server closes, or onData says stop.
+  // After a 2xx header, `onOpen` (if set) gets the socket's fd: shutdown(fd, SHUT_WR)
+  // (async-signal-safe) asks vnetd to end the stream; it stops the source, sends what
+  // the source wrote while stopping (a capture's statistics) and the last chunk.
   Status stream(const std::string& method, const std::string& target,
-                const std::function<bool(std::string_view)>& onData) const;
+                const std::function<bool(std::string_view)>& onData,
+                const std::function<void(int fd)>& onOpen = {}) const;
 
   const std::string& socketPath() const { return socketPath_; }
 

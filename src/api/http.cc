@@ -125,6 +125,7 @@ class CollectSink final : public StreamSink {
  public:
   void write(std::string chunk) override { text += chunk; }
   void close() override { closed = true; }
+  size_t buffered() const override { return 0; }  // collected at once
   std::string text;
   bool closed = false;
 };

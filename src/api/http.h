@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "base/error.h"
 
@@ -18,10 +19,13 @@ struct Request {
 };
 
 // A response body produced over time (chunked transfer encoding), for answers that last
-// (a trace). The server calls start() once the headers are out, with a sink for the body,
-// and then stop() once when the stream is over, whatever the reason: the source closed the
-// sink, the client went away, or a write failed. Neither is called for a stream whose
-// event loop is torn down without running again.
+// (a trace, a capture, the event feed) or are large (the lease list). The server calls
+// start() once the headers are out, with a sink for the body, and then stop() once when
+// the stream is over, whatever the reason: the source closed the sink, the client went
+// away or closed its sending side, or a write failed. When the client only closed its
+// sending side (vnetctl on Ctrl-C), the sink still takes writes during stop() and sends
+// them before the last chunk (a capture's statistics); otherwise they are dropped.
+// Neither is called for a stream whose event loop is torn down without running again.
 class StreamSink {
  public:
   virtual ~StreamSink() = default;
@@ -29,6 +33,10 @@ class StreamSink {
   virtual void write(std::string chunk) = 0;
   // Ends the body after the queued chunks and closes the connection.
   virtual void close() = 0;
+  // Bytes queued and not yet written to the client: a source that produces on its own
+  // schedule (events, packets) bounds its memory with it and drops or waits beyond a
+  // limit. 0 once the stream is over.
+  virtual size_t buffered() const = 0;
 };
 
 class StreamSource {

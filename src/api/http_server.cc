@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -11,6 +12,7 @@
 #include <array>
 #include <deque>
 #include <optional>
+#include <type_traits>
 
 namespace vnet::api {
 
@@ -18,17 +20,23 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using Local = asio::local::stream_protocol;
+using Tcp = asio::ip::tcp;
 
 namespace {
 
-class Session : public std::enable_shared_from_this<Session> {
+// One connection; Protocol is Local (the API socket) or Tcp (the metrics listener).
+template <typename Protocol>
+class Session : public std::enable_shared_from_this<Session<Protocol>> {
  public:
-  Session(Local::socket socket, const RequestHandler& handler)
+  Session(typename Protocol::socket socket, const RequestHandler& handler)
       : stream_(std::move(socket)), handler_(handler) {}
 
   void start() { readRequest(); }
 
  private:
+  using std::enable_shared_from_this<Session<Protocol>>::shared_from_this;
+  using std::enable_shared_from_this<Session<Protocol>>::weak_from_this;
+
   void readRequest() {
     parser_.emplace();
     parser_->body_limit(kMaxBodyBytes);
@@ -84,6 +92,10 @@ class Session : public std::enable_shared_from_this<Session> {
     void close() override {
       if (auto s = session_.lock()) s->queueLast();
     }
+    size_t buffered() const override {
+      auto s = session_.lock();
+      return s ? s->queuedBytes_ : 0;
+    }
 
    private:
     std::weak_ptr<Session> session_;
@@ -112,16 +124,25 @@ class Session : public std::enable_shared_from_this<Session> {
                              });
   }
 
+  // A read stays posted. The client closing its sending side (EOF) while the body goes on
+  // stops the source; what the source writes in stop() still goes out, then the last
+  // chunk, then the connection closes. Any other error (the client went away), or EOF
+  // after the last chunk, ends the stream at once.
   void watchClient() {
     stream_.async_read_some(asio::buffer(scratch_),
                             [self = shared_from_this()](beast::error_code ec, size_t) {
-                              if (ec) return self->endStream();
-                              self->watchClient();  // what the client sends is ignored
+                              if (!ec) return self->watchClient();  // ignored
+                              if (ec != asio::error::eof || self->lastQueued_ || self->ended_) {
+                                return self->endStream();
+                              }
+                              if (auto source = std::move(self->source_)) source->stop();
+                              self->queueLast();
                             });
   }
 
   void queueChunk(std::string chunk) {
     if (ended_ || lastQueued_ || chunk.empty()) return;
+    queuedBytes_ += chunk.size();
     chunks_.push_back(std::move(chunk));
     writeNext();
   }
@@ -141,6 +162,8 @@ class Session : public std::enable_shared_from_this<Session> {
       asio::async_write(stream_, http::make_chunk(asio::buffer(*chunk)),
                         [self = shared_from_this(), chunk](beast::error_code ec, size_t) {
                           self->writing_ = false;
+                          if (self->ended_) return;  // endStream() dropped the queue
+                          self->queuedBytes_ -= chunk->size();
                           if (ec) return self->endStream();
                           if (self->chunks_.empty() && !self->lastQueued_ && self->source_) {
                             self->source_->drained();  // may queue the next piece
@@ -154,9 +177,11 @@ class Session : public std::enable_shared_from_this<Session> {
                         [self = shared_from_this()](beast::error_code ec, size_t) {
                           self->writing_ = false;
                           beast::error_code ignored;
-                          self->stream_.socket().shutdown(Local::socket::shutdown_send, ignored);
-                          // The client reads to the end and closes; watchClient sees it.
-                          if (ec) self->endStream();
+                          self->stream_.socket().shutdown(Protocol::socket::shutdown_send,
+                                                          ignored);
+                          // The client reads to the end and closes; the posted read sees it.
+                          // After the client's EOF no read is posted: close now.
+                          if (ec || !self->source_) self->endStream();
                         });
     }
   }
@@ -167,8 +192,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ended_) return;
     ended_ = true;
     chunks_.clear();
+    queuedBytes_ = 0;
     beast::error_code ignored;
-    stream_.socket().shutdown(Local::socket::shutdown_both, ignored);
+    stream_.socket().shutdown(Protocol::socket::shutdown_both, ignored);
     stream_.socket().close(ignored);
     if (auto source = std::move(source_)) source->stop();
   }
@@ -188,18 +214,20 @@ class Session : public std::enable_shared_from_this<Session> {
                           self->readRequest();
                         } else {
                           beast::error_code ignored;
-                          self->stream_.socket().shutdown(Local::socket::shutdown_send, ignored);
+                          self->stream_.socket().shutdown(Protocol::socket::shutdown_send,
+                                                          ignored);
                         }
                       });
   }
 
-  beast::basic_stream<Local> stream_;
+  beast::basic_stream<Protocol> stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   RequestHandler handler_;
   // Streamed responses only.
   std::shared_ptr<StreamSource> source_;
   std::deque<std::string> chunks_;
+  size_t queuedBytes_ = 0;  // in chunks_ and the chunk being written
   std::array<char, 512> scratch_{};
   bool writing_ = false;
   bool lastQueued_ = false;
@@ -210,19 +238,42 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 struct HttpServer::Impl {
-  Impl(asio::io_context& io, std::string p, RequestHandler h)
+  virtual ~Impl() = default;
+  virtual void close() = 0;
+  virtual uint16_t port() const = 0;
+};
+
+template <typename Protocol>
+struct HttpServer::Acceptor final : HttpServer::Impl {
+  Acceptor(asio::io_context& io, std::string p, RequestHandler h)
       : acceptor(io), path(std::move(p)), handler(std::move(h)) {}
 
   void accept() {
-    acceptor.async_accept([this](beast::error_code ec, Local::socket socket) {
+    acceptor.async_accept([this](beast::error_code ec, typename Protocol::socket socket) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-      if (!ec) std::make_shared<Session>(std::move(socket), handler)->start();
+      if (!ec) std::make_shared<Session<Protocol>>(std::move(socket), handler)->start();
       accept();
     });
   }
 
-  Local::acceptor acceptor;
-  std::string path;
+  void close() override {
+    if (!acceptor.is_open()) return;
+    beast::error_code ec;
+    acceptor.close(ec);
+    if (!path.empty()) ::unlink(path.c_str());
+  }
+
+  uint16_t port() const override {
+    if constexpr (std::is_same_v<Protocol, Tcp>) {
+      beast::error_code ec;
+      auto ep = acceptor.local_endpoint(ec);
+      return ec ? 0 : ep.port();
+    }
+    return 0;
+  }
+
+  typename Protocol::acceptor acceptor;
+  std::string path;  // unix socket file to remove on close
   RequestHandler handler;
 };
 
@@ -232,7 +283,7 @@ HttpServer::~HttpServer() { close(); }
 Result<std::unique_ptr<HttpServer>> HttpServer::listenUnix(asio::io_context& io,
                                                            const std::string& path, mode_t mode,
                                                            RequestHandler handler) {
-  auto impl = std::make_unique<Impl>(io, path, std::move(handler));
+  auto impl = std::make_unique<Acceptor<Local>>(io, path, std::move(handler));
   ::unlink(path.c_str());
   beast::error_code ec;
   impl->acceptor.open(Local(), ec);
@@ -244,11 +295,28 @@ Result<std::unique_ptr<HttpServer>> HttpServer::listenUnix(asio::io_context& io,
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
-void HttpServer::close() {
-  if (!impl_ || !impl_->acceptor.is_open()) return;
+Result<std::unique_ptr<HttpServer>> HttpServer::listenTcp(asio::io_context& io,
+                                                          const std::string& address,
+                                                          uint16_t port, RequestHandler handler) {
+  std::string where = address + ":" + std::to_string(port);
   beast::error_code ec;
-  impl_->acceptor.close(ec);
-  ::unlink(impl_->path.c_str());
+  auto ip = asio::ip::make_address(address, ec);
+  if (ec) return Error::invalid("listening on " + where + ": '" + address + "' is not an IP address");
+  auto impl = std::make_unique<Acceptor<Tcp>>(io, std::string(), std::move(handler));
+  Tcp::endpoint ep(ip, port);
+  impl->acceptor.open(ep.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(ep, ec);
+  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Error("listening on " + where + ": " + ec.message(), ec.value());
+  impl->accept();
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
+
+void HttpServer::close() {
+  if (impl_) impl_->close();
+}
+
+uint16_t HttpServer::port() const { return impl_ ? impl_->port() : 0; }
 
 }  // namespace vnet::api

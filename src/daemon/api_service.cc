@@ -8,6 +8,7 @@
 #include "api/json_text.h"
 #include "config/json.h"
 #include "config/xml.h"
+#include "daemon/stats.h"
 #include "kernel/nft/render.h"
 
 namespace vnet::daemon {
@@ -36,6 +37,7 @@ json toJson(const model::Port& p) {
   if (!p.netns.empty()) j["netns"] = p.netns;
   if (!p.peerName.empty()) j["ifname"] = p.peerName;
   if (p.ip) j["ip"] = p.ip->toString();
+  if (!p.ipSource.empty()) j["ipSource"] = p.ipSource;
   return j;
 }
 
@@ -252,17 +254,16 @@ api::Router makeApiRouter(Manager& m) {
     }
     return leaseList(std::move(*leases), only);
   });
-  r.add("GET", "/v1/networks/{name}/stats", [&m](const Request&, const Params& p) {
-    auto c = m.counters(p.at("name"));
-    if (!c) return fail(c.error());
-    json dhcp = json::object();
-    for (const auto& [key, value] : c->dhcp) dhcp[key] = value;
-    json out{{"name", p.at("name")}, {"dhcp", dhcp}};
-    if (auto repairs = m.repairStats(p.at("name"))) {
-      out["repairs"] = repairs->count;
-      if (!repairs->last.empty()) out["lastRepair"] = repairs->last;
+  r.add("GET", "/v1/networks/{name}/stats", [&m](const Request& req, const Params& p) {
+    auto s = collectStats(m, p.at("name"));
+    if (!s) return fail(s.error());
+    if (auto it = req.query.find("port"); it != req.query.end() && !it->second.empty()) {
+      std::erase_if(s->ports, [&](const PortStats& ps) { return ps.name != it->second; });
+      if (s->ports.empty()) {
+        return fail(Error::notFound("network '" + p.at("name") + "' has no port " + it->second));
+      }
     }
-    return ok(out);
+    return ok(statsJson(*s));
   });
   r.add("GET", "/v1/networks/{name}/rules", [&m](const Request&, const Params& p) {
     auto st = m.status(p.at("name"));

@@ -8,7 +8,8 @@
 //   POST   /v1/networks/NAME/autostart     {"enabled": true|false}
 //   GET    /v1/networks/NAME/xml[?inactive=1]
 //   GET    /v1/networks/NAME/ports, POST .../ports, DELETE .../ports/PORT
-//   GET    /v1/networks/NAME/leases[?mac=M], GET .../stats (DHCP counters)
+//   GET    /v1/networks/NAME/leases[?mac=M]
+//   GET    /v1/networks/NAME/stats[?port=P]   link, NAT, DHCP and DNS counters (daemon/stats.h)
 //   POST   /v1/networks/NAME/update        {"command", "section", "xml"[, "parentIndex"]}
 // Definitions are sent as {"xml": "<network>...</network>"}, as {"network": {...}} (the
 // JSON form of config/json.h), or as a raw XML body.

@@ -243,12 +243,14 @@ Result<NetworkStatus> Manager::define(std::string_view xml) {
     existing->config = std::move(*net);
     existing->persistent = true;
     spdlog::info("network '{}' redefined", name);
+    publish(event_type::kNetworkDefined, name, {{"redefined", "true"}});
     return statusOf(*existing);
   }
   Entry e;
   e.config = std::move(*net);
   auto& placed = nets_.emplace(name, std::move(e)).first->second;
   spdlog::info("network '{}' defined", name);
+  publish(event_type::kNetworkDefined, name);
   return statusOf(placed);
 }
 
@@ -316,6 +318,9 @@ Status Manager::startEntry(Entry& e) {
   }
   e.live = e.config;
   ++generation_;
+  publish(event_type::kNetworkStarted, name,
+          {{"bridge", e.config.bridge.name}, {"mode", model::forwardModeName(e.config.mode)},
+           {"persistent", e.persistent ? "true" : "false"}});
   return Status::success();
 }
 
@@ -358,6 +363,7 @@ Status Manager::destroy(const std::string& name) {
     nets_.erase(name);
   }
   spdlog::info("network '{}' destroyed", name);
+  publish(event_type::kNetworkStopped, name);
   return errs.toStatus("stopping network " + quoted(name));
 }
 
@@ -378,6 +384,7 @@ Status Manager::undefine(const std::string& name) {
     nets_.erase(name);
   }
   spdlog::info("network '{}' undefined", name);
+  publish(event_type::kNetworkUndefined, name);
   return Status::success();
 }
 
@@ -476,6 +483,8 @@ Result<model::Port> Manager::addPort(const PortRequest& req) {
   ++generation_;
   spdlog::info("port {} ({}) added to network '{}'", p.name, model::portKindName(p.kind),
                req.network);
+  publish(event_type::kPortAdded, req.network,
+          {{"port", p.name}, {"kind", model::portKindName(p.kind)}, {"mac", p.guestMac.toString()}});
   return p;
 }
 
@@ -489,6 +498,7 @@ Status Manager::removePort(const std::string& network, const std::string& port) 
     if (p.kind != model::PortKind::Adopted) errs.add(state_.removePort(network, port));
     ++generation_;
     spdlog::info("port {} removed from network '{}'", port, network);
+    publish(event_type::kPortRemoved, network, {{"port", port}});
     return errs.toStatus("removing port " + port);
   }
   return Error::notFound("network " + quoted(network) + " has no port " + port);
@@ -511,7 +521,23 @@ Result<std::vector<model::Port>> Manager::ports(const std::string& network) {
     }
     return std::nullopt;
   };
-  for (auto& p : out) p.ip = ipOf(p.guestMac);
+  for (auto& p : out) {
+    p.ip = ipOf(p.guestMac);
+    if (p.ip) p.ipSource = "lease";
+  }
+  // Guests with static addresses have no lease: the host learned them as neighbours.
+  if (telemetry_) {
+    if (auto neigh = telemetry_->neighbours(e->live->bridge.name)) {
+      for (auto& p : out) {
+        if (p.ip) continue;
+        for (const auto& n : *neigh) {
+          // IPv4 first: a guest's link-local IPv6 neighbour says less than its IPv4.
+          if (n.mac == p.guestMac && (!p.ip || (n.ip.isV4() && !p.ip->isV4()))) p.ip = n.ip;
+        }
+        if (p.ip) p.ipSource = "neighbour";
+      }
+    }
+  }
   // Interfaces someone else enslaved to our bridge (libvirt <interface type='bridge'>).
   auto onBridge = links_.bridgePorts(e->live->bridge.name);
   if (!onBridge) return out;
@@ -527,6 +553,11 @@ Result<std::vector<model::Port>> Manager::ports(const std::string& network) {
     out.push_back(std::move(p));
   }
   return out;
+}
+
+void Manager::publish(const char* type, const std::string& network,
+                      std::vector<std::pair<std::string, std::string>> details) {
+  if (events_) events_->publish(type, network, std::move(details));
 }
 
 Result<std::vector<LeaseInfo>> Manager::leases(const std::string& name) const {

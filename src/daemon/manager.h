@@ -16,11 +16,13 @@
 #include "base/error.h"
 #include "daemon/datapath.h"
 #include "daemon/definition_store.h"
+#include "daemon/events.h"
 #include "daemon/net_update.h"
 #include "daemon/services.h"
 #include "daemon/state_store.h"
 #include "kernel/firewall.h"
 #include "kernel/links.h"
+#include "kernel/telemetry.h"
 #include "model/network.h"
 #include "model/port.h"
 
@@ -125,6 +127,17 @@ class Manager {
   // Changes whenever watched() may have changed (starts, stops, ports, autorepair).
   uint64_t generation() const { return generation_; }
   void setRepairObserver(RepairObserver observer) { onRepair_ = std::move(observer); }
+  // Optional observers, set once before load(). With a bus, verbs publish network.* and
+  // port.* events (lease.* come from the services). With telemetry, ports() fills in
+  // the IP of guests without a lease from the bridge's neighbour table.
+  void setEventBus(EventBus* bus) { events_ = bus; }
+  EventBus* eventBus() const { return events_; }
+  void setTelemetry(kernel::Telemetry* telemetry) { telemetry_ = telemetry; }
+  kernel::Telemetry* telemetry() const { return telemetry_; }
+  // Records a repair of `network` (drift repair, adoption): counts it (repairStats():
+  // `vnetctl stats`, vnet_repairs_total), logs it, tells the repair observer and publishes
+  // a "repair" event saying what was found and done. No-op for an unknown network.
+  void recordRepair(const std::string& network, const std::string& what);
 
   // The default network's XML for a given third octet (exposed for tests).
   static std::string defaultNetworkXml(int thirdOctet);
@@ -157,10 +170,11 @@ class Manager {
   void cleanUpInterruptedStarts(const std::set<std::string>& active);
   // After adoption: re-applies the rules of the live networks whose rules differ.
   void adoptFirewall();
-  void recordRepair(const std::string& name, Entry& e, const std::string& what);
   // Restarts DHCP/DNS of an active network (their sockets were bound to a bridge that is
   // gone).
   Status restartServices(Entry& e);
+  void publish(const char* type, const std::string& network,
+               std::vector<std::pair<std::string, std::string>> details = {});
 
   kernel::Links& links_;
   kernel::Firewall& fw_;
@@ -171,6 +185,8 @@ class Manager {
   std::map<std::string, Entry> nets_;
   RepairObserver onRepair_;
   uint64_t generation_ = 0;
+  EventBus* events_ = nullptr;
+  kernel::Telemetry* telemetry_ = nullptr;
 };
 
 }  // namespace vnet::daemon

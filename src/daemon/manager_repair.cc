@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/xml.h"
+#include "daemon/events.h"
 #include "daemon/manager.h"
 #include "daemon/reconcile.h"
 
@@ -147,11 +148,14 @@ std::vector<WatchedNetwork> Manager::watched() {
   return out;
 }
 
-void Manager::recordRepair(const std::string& name, Entry& e, const std::string& what) {
-  ++e.repairs.count;
-  e.repairs.last = what;
+void Manager::recordRepair(const std::string& name, const std::string& what) {
+  Entry* e = find(name);
+  if (!e) return;
+  ++e->repairs.count;
+  e->repairs.last = what;
   spdlog::warn("network '{}': repaired: {}", name, what);
   if (onRepair_) onRepair_(name, what);
+  publish(event_type::kRepair, name, {{"what", what}});
 }
 
 Status Manager::restartServices(Entry& e) {
@@ -191,7 +195,7 @@ ReconcileResult Manager::reconcile(const ReconcileScope& scope) {
         done.push_back("restarted its DHCP/DNS on the new bridge");
       }
     }
-    recordRepair(name, *e, repairText(repair->found, done, cause));
+    recordRepair(name, repairText(repair->found, done, cause));
     ++result.repairs;
   }
 
@@ -218,7 +222,7 @@ ReconcileResult Manager::reconcile(const ReconcileScope& scope) {
       const Family fam = f.path == kIpv4Forward ? Family::V4 : Family::V6;
       for (auto& [name, e] : nets_) {
         if (!watchedEntry(name) || !needsForwarding(*e.live, fam)) continue;
-        recordRepair(name, e, repairText({f.found}, {"set it to " + f.want}, cause));
+        recordRepair(name, repairText({f.found}, {"set it to " + f.want}, cause));
         ++result.repairs;
       }
     }
@@ -246,8 +250,7 @@ ReconcileResult Manager::reconcile(const ReconcileScope& scope) {
         ++result.failures;
         continue;
       }
-      recordRepair(d.network, *e,
-                   repairText(d.found, {"re-applied its rules (one nft batch)"}, cause));
+      recordRepair(d.network, repairText(d.found, {"re-applied its rules (one nft batch)"}, cause));
       ++result.repairs;
     }
   }

@@ -145,11 +145,12 @@ class DhcpService {
 class Services final : public NetworkServices {
  public:
   Services(std::string name, boost::asio::io_context& io, std::string dbPath,
-           std::string resolvConf)
+           std::string resolvConf, EventBus* events)
       : name_(std::move(name)),
         io_(io),
         dbPath_(std::move(dbPath)),
-        resolvConf_(std::move(resolvConf)) {}
+        resolvConf_(std::move(resolvConf)),
+        events_(events) {}
 
   // Brings DNS and DHCP in line with `net`: starts, reconfigures or stops each.
   Status apply(const model::Network& net) {
@@ -179,7 +180,10 @@ class Services final : public NetworkServices {
       VNET_TRY(dhcp_->reconfigure(std::move(**dhcpCfg)));
     } else {
       auto d = DhcpService::start(io_, dbPath_, net.name, net.bridge.name, std::move(**dhcpCfg),
-                                  [this](const dhcp::LeaseEvent& e) { onLease(e); });
+                                  [this](const dhcp::LeaseEvent& e) {
+                                    publishLease(e);
+                                    onLease(e);
+                                  });
       if (!d) return std::move(d).error();
       dhcp_ = std::move(*d);
     }
@@ -194,6 +198,24 @@ class Services final : public NetworkServices {
   ServiceCounters counters() const override {
     ServiceCounters c;
     if (dhcp_) dhcp_->counters(c);
+    if (dns_) {
+      const dns::ServerCounters d = dns_->counters();
+      c.dns = {{"queries", d.queries},
+               {"local_answers", d.localAnswers},
+               {"cache_hits", d.cacheHits},
+               {"forwarded", d.forwarded},
+               {"refused", d.refused},
+               {"rate_limited", d.rateLimited},
+               {"formerr", d.formErr},
+               {"servfail", d.servFail},
+               {"notimp", d.notImp},
+               {"dropped", d.dropped},
+               {"upstream_queries", d.upstreamQueries},
+               {"upstream_timeouts", d.upstreamTimeouts},
+               {"tcp_connections", d.tcpConnections},
+               {"tcp_rejected", d.tcpRejected},
+               {"cache_entries", d.cacheEntries}};
+    }
     return c;
   }
 
@@ -203,6 +225,16 @@ class Services final : public NetworkServices {
     if (!l.hostname.empty()) return l.hostname;
     auto it = staticNames_.find(l.ip);
     return it == staticNames_.end() ? std::string() : it->second;
+  }
+
+  void publishLease(const dhcp::LeaseEvent& e) {
+    if (!events_) return;
+    std::vector<std::pair<std::string, std::string>> details = {
+        {"ip", e.lease.ip.toString()}, {"mac", e.lease.mac.toString()}};
+    if (!e.lease.hostname.empty()) details.emplace_back("hostname", e.lease.hostname);
+    if (e.lease.expiry != 0) details.emplace_back("expiry", std::to_string(e.lease.expiry));
+    events_->publish(std::string(event_type::kLeasePrefix) + eventName(e.kind), name_,
+                     std::move(details));
   }
 
   void onLease(const dhcp::LeaseEvent& e) {
@@ -241,6 +273,7 @@ class Services final : public NetworkServices {
   boost::asio::io_context& io_;
   std::string dbPath_;
   std::string resolvConf_;
+  EventBus* events_;
   std::map<Ipv4, std::string> staticNames_;
   std::map<Ipv4, std::string> published_;
   // DNS outlives DHCP: lease events of a stopping DHCP server still find it.
@@ -251,7 +284,7 @@ class Services final : public NetworkServices {
 }  // namespace
 
 Result<std::unique_ptr<NetworkServices>> RealServiceFactory::start(const model::Network& net) {
-  auto svc = std::make_unique<Services>(net.name, io_, leaseDbPath_, resolvConf_);
+  auto svc = std::make_unique<Services>(net.name, io_, leaseDbPath_, resolvConf_, events_);
   if (Status s = svc->apply(net); !s.ok()) return std::move(s).error();
   return std::unique_ptr<NetworkServices>(std::move(svc));
 }

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "daemon/events.h"
 #include "daemon/services.h"
 
 namespace boost::asio {
@@ -19,11 +20,15 @@ class RealServiceFactory final : public ServiceFactory {
                      std::string resolvConf)
       : io_(io), leaseDbPath_(std::move(leaseDbPath)), resolvConf_(std::move(resolvConf)) {}
   Result<std::unique_ptr<NetworkServices>> start(const model::Network& net) override;
+  // Lease events (lease.granted/renewed/released/expired/declined) go to `bus` once the
+  // lease is durable. Set before the first start(); the bus must outlive the services.
+  void setEventBus(EventBus* bus) { events_ = bus; }
 
  private:
   boost::asio::io_context& io_;
   std::string leaseDbPath_;
   std::string resolvConf_;
+  EventBus* events_ = nullptr;
 };
 
 }  // namespace vnet::daemon

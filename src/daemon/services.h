@@ -26,6 +26,7 @@ struct LeaseInfo {
 
 struct ServiceCounters {
   std::vector<std::pair<std::string, uint64_t>> dhcp;  // name -> value, stable order
+  std::vector<std::pair<std::string, uint64_t>> dns;   // empty when DNS is off
 };
 
 class NetworkServices {

@@ -21,6 +21,7 @@ struct Port {
   std::string netns;    // veth: netns name or path the peer lives in
   std::string peerName; // veth: interface name inside the netns (eth0)
   std::optional<IpAddress> ip;  // runtime only: the guest's address from its DHCP lease
+  std::string ipSource;         // runtime only: "lease" or "neighbour" (static guests)
 };
 
 }  // namespace vnet::model

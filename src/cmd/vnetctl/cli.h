@@ -16,6 +16,7 @@ struct Globals {
   std::string output = "text";  // text | json
   int64_t ownerSlot = -1;       // port-add --owner
   int parentIndex = -1;         // net-update --parent-index
+  std::vector<std::string> words;  // capture's filter words
   int exitStatus = 0;           // main's exit status when the verb succeeds (doctor: 2 on errors)
   bool json() const { return output == "json"; }
   vnet::api::Client client() const { return vnet::api::Client(socket); }
@@ -51,5 +52,6 @@ void addPortVerbs(CLI::App& app, Globals& g);
 void addTraceVerbs(CLI::App& app, Globals& g);
 void addDoctorVerbs(CLI::App& app, Globals& g);
 void addRepairVerbs(CLI::App& app, Globals& g);
+void addObserveVerbs(CLI::App& app, Globals& g);
 
 }  // namespace vnetctl

@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
   vnetctl::addTraceVerbs(app, g);
   vnetctl::addDoctorVerbs(app, g);
   vnetctl::addRepairVerbs(app, g);
+  vnetctl::addObserveVerbs(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -103,7 +103,12 @@ void addNetVerbs(CLI::App& app, Globals& g) {
     c->add_option("network", *name)->required();
     c->callback([&g, name] {
       json n = callJson(g, "GET", networkPath(*name));
-      if (g.json()) return printJson(n);
+      json ports = json::array();
+      if (n.value("active", false)) ports = callJson(g, "GET", networkPath(*name) + "/ports");
+      if (g.json()) {
+        n["ports"] = ports;
+        return printJson(n);
+      }
       std::printf("%-15s %s\n", "Name:", n.value("name", "").c_str());
       std::printf("%-15s %s\n", "UUID:", n.value("uuid", "").c_str());
       std::printf("%-15s %s\n", "Active:", yesNo(n.value("active", false)));
@@ -112,6 +117,16 @@ void addNetVerbs(CLI::App& app, Globals& g) {
       std::printf("%-15s %s\n", "Autorepair:", yesNo(n.value("autorepair", true)));
       std::printf("%-15s %s\n", "Bridge:", n.value("bridge", "").c_str());
       std::printf("%-15s %s\n", "Forward:", n.value("mode", "").c_str());
+      if (ports.empty()) return;
+      // The IP comes from the guest's DHCP lease, else from the host's neighbour table
+      // (guests with static addresses, once they talked to the host).
+      std::printf("\n");
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& p : ports) {
+        rows.push_back({p.value("name", ""), p.value("kind", ""), p.value("mac", "-"),
+                        p.value("hostMac", ""), p.value("ip", "-"), p.value("ipSource", "-")});
+      }
+      printTable({"Port", "Kind", "Guest MAC", "Host MAC", "IP", "IP from"}, rows);
     });
   }
   {

@@ -13,7 +13,10 @@
 #include "api/http_server.h"
 #include "daemon/api_service.h"
 #include "daemon/doctor_service.h"
+#include "daemon/events.h"
 #include "daemon/manager.h"
+#include "daemon/metrics.h"
+#include "daemon/observe_api.h"
 #include "daemon/real_services.h"
 #include "daemon/trace_api.h"
 #include "daemon/tracer.h"
@@ -25,6 +28,7 @@
 #include "kernel/nft/nft_firewall.h"
 #include "kernel/nft/nft_tracing.h"
 #include "kernel/nft/ruleset_probe.h"
+#include "kernel/telemetry.h"
 
 namespace {
 
@@ -60,6 +64,9 @@ int main(int argc, char** argv) {
   app.add_option("--socket", socketPath, "API socket (default RUN_DIR/vnetd.sock)");
   app.add_option("--resolv-conf", resolvConf, "upstream DNS servers for forwarding")
       ->capture_default_str();
+  std::string metricsListen;
+  app.add_option("--metrics-listen", metricsListen,
+                 "also serve GET /metrics over TCP at ADDRESS:PORT (e.g. 127.0.0.1:9477)");
   app.add_option("--log-level", logLevel, "trace, debug, info, warn, error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
@@ -84,10 +91,19 @@ int main(int argc, char** argv) {
   auto state = vnet::daemon::StateStore::open(stateDir + "/vnet.db");
   if (!state) return fatal(state.error().message());
 
+  auto telemetry = vnet::kernel::makeKernelTelemetry();
+  if (!telemetry) return fatal("telemetry: " + telemetry.error().message());
+
+  // The bus outlives the io_context: event streams still queued on it at exit detach
+  // from it when the io_context destroys them.
+  vnet::daemon::EventBus events;
   boost::asio::io_context io;
   vnet::daemon::RealServiceFactory services(io, stateDir + "/leases.db", resolvConf);
+  services.setEventBus(&events);
   vnet::daemon::Manager manager(**links, **firewall, services,
                                 vnet::daemon::DefinitionStore(configDir), std::move(*state));
+  manager.setEventBus(&events);
+  manager.setTelemetry(telemetry->get());
   // Subscribed before load() so that nothing changed during it goes unseen; what load()
   // itself changes is ours and compares equal to the definitions.
   vnet::daemon::Repairer repairer(io, manager, **links);
@@ -107,6 +123,7 @@ int main(int argc, char** argv) {
   if (vnet::Status s = tracer.removeLeftovers(); !s.ok()) spdlog::warn("{}", s.error().message());
 
   vnet::api::Router router = vnet::daemon::makeApiRouter(manager);
+  vnet::daemon::addObserveRoutes(router, {io, manager, **links, events});
   vnet::daemon::addTraceRoutes(router, tracer);
   vnet::doctor::ProbeEnv doctorEnv;
   doctorEnv.links = links->get();
@@ -122,11 +139,48 @@ int main(int argc, char** argv) {
       io, socketPath, 0660, [&router](const vnet::api::Request& r) { return router.route(r); });
   if (!server) return fatal(server.error().message());
 
+  std::unique_ptr<vnet::api::HttpServer> metricsServer;
+  if (!metricsListen.empty()) {
+    auto colon = metricsListen.rfind(':');
+    std::string host = colon == std::string::npos ? "" : metricsListen.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    }
+    int port = 0;
+    try {
+      port = colon == std::string::npos ? -1 : std::stoi(metricsListen.substr(colon + 1));
+    } catch (const std::exception&) {
+      port = -1;
+    }
+    if (host.empty() || port <= 0 || port > 65535) {
+      return fatal("--metrics-listen: '" + metricsListen + "' is not ADDRESS:PORT");
+    }
+    // Only /metrics is served there: the API stays on the unix socket.
+    auto m = vnet::api::HttpServer::listenTcp(
+        io, host, static_cast<uint16_t>(port), [&manager](const vnet::api::Request& r) {
+          if (r.path != "/metrics") {
+            return vnet::api::errorResponse(vnet::Error::notFound("only /metrics is served here"));
+          }
+          if (r.method != "GET") {
+            vnet::api::Response resp =
+                vnet::api::errorResponse(vnet::Error::invalid(r.method + " is not allowed on /metrics"));
+            resp.status = 405;
+            return resp;
+          }
+          return vnet::api::Response{200, vnet::daemon::metricsText(manager),
+                                     vnet::daemon::kMetricsContentType};
+        });
+    if (!m) return fatal("--metrics-listen: " + m.error().message());
+    metricsServer = std::move(*m);
+    spdlog::info("metrics on http://{}/metrics", metricsListen);
+  }
+
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code&, int sig) {
     spdlog::info("signal {}: stopping (networks stay up)", sig);
     tracer.stopAll("stopped");  // trace rules go; network rules stay
     (*server)->close();
+    if (metricsServer) metricsServer->close();
     io.stop();
   });
 

@@ -71,7 +71,12 @@ check "after the trace, our table has no trace chain" test -z "$(trace_chains)"
 check "after the trace, our table is exactly as before" test "$before" = "$(lab_host nft list table inet vnet)"
 
 # --- replies are followed once the guest's address is known ---
+# g1 is static: without a lease vnetd knows its address only from the bridge's neighbour
+# table (filled by the ping above). Forget it, so that the trace has to learn it.
+lab_host ip neigh flush dev vnbr0
 start_trace "trace with replies starts" "$LAB_DIR/t2.txt" default --port "$P1" --to 198.51.100.1 --count 4
+check_fails "the guest's address is unknown when the trace starts" \
+  grep -q 'guest 52:54:00:[0-9a-f:]*, 192\.168' "$LAB_DIR/t2.txt"
 lab_in g1 ping -c 4 -i 0.3 -W 2 198.51.100.1 >/dev/null
 wait "$TRACE_PID"
 check_output "it learns the guest's address and follows replies" \
@@ -82,6 +87,15 @@ check_output "the reply's destination is restored to the guest's" \
   'NAT: 198\.51\.100\.1 → 203\.0\.113\.2 is delivered to 192\.168\.122\.10' cat "$LAB_DIR/t2.txt"
 check_output "the reply passes our to-guests rule" \
   'inet vnet to_guests +rule +oifname \. ip daddr @replies4 ct state established,related return' cat "$LAB_DIR/t2.txt"
+check "no trace chain left" test -z "$(trace_chains)"
+# Now in the neighbour table again: a new trace knows the address from the start.
+start_trace "trace of a guest the host has talked to starts" "$LAB_DIR/t2b.txt" default --port "$P1" --to 198.51.100.1 --count 2
+check_output "it names the guest's address from the neighbour table at once" \
+  'guest 52:54:00:[0-9a-f:]+, 192\.168\.122\.10\)' cat "$LAB_DIR/t2b.txt"
+lab_in g1 ping -c 2 -i 0.3 -W 2 198.51.100.1 >/dev/null
+wait "$TRACE_PID"
+check_output "and follows replies from the first packet" \
+  'Packet 2 to the guest: 198\.51\.100\.1 → 203\.0\.113\.2 icmp echo-reply' cat "$LAB_DIR/t2b.txt"
 check "no trace chain left" test -z "$(trace_chains)"
 
 # --- -o json: one JSON record per line ---

@@ -1,9 +1,15 @@
 // The server and client together over a real unix socket in a temp dir.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -61,24 +67,30 @@ TEST_F(HttpServerTest, RefusesOversizedBodies) {
   EXPECT_EQ(again->status, 200);
 }
 
-// A source that writes `lines` when started, then closes unless `keepOpen`.
+// A source that writes `lines` when started, then closes unless `keepOpen`; writes
+// `trailer` in stop().
 class LinesSource : public StreamSource {
  public:
-  LinesSource(std::vector<std::string> lines, bool keepOpen) : lines_(std::move(lines)), keepOpen_(keepOpen) {}
+  LinesSource(std::vector<std::string> lines, bool keepOpen, std::string trailer = {})
+      : lines_(std::move(lines)), keepOpen_(keepOpen), trailer_(std::move(trailer)) {}
   void start(std::shared_ptr<StreamSink> sink) override {
     for (const auto& l : lines_) sink->write(l);
     if (!keepOpen_) sink->close();
     sink_ = std::move(sink);
   }
   void stop() override {
+    if (sink_ && !trailer_.empty()) sink_->write(trailer_);
+    if (sink_) bufferedAtStop = sink_->buffered();
     sink_.reset();
     ++stops;
   }
   std::atomic<int> stops{0};
+  std::atomic<size_t> bufferedAtStop{0};
 
  private:
   std::vector<std::string> lines_;
   bool keepOpen_;
+  std::string trailer_;
   std::shared_ptr<StreamSink> sink_;
 };
 
@@ -98,6 +110,11 @@ class StreamingServerTest : public ::testing::Test {
       if (r.path == "/forever") {
         Response resp;
         resp.stream = forever_;
+        return resp;
+      }
+      if (r.path == "/trailer") {
+        Response resp;
+        resp.stream = trailer_;
         return resp;
       }
       return errorResponse(Error::notFound("no such thing: " + r.path));
@@ -120,6 +137,8 @@ class StreamingServerTest : public ::testing::Test {
       std::make_shared<LinesSource>(std::vector<std::string>{"one\n", "two\n", std::string(20000, 'x') + "\n"}, false);
   std::shared_ptr<LinesSource> forever_ =
       std::make_shared<LinesSource>(std::vector<std::string>{"hello\n"}, true);
+  std::shared_ptr<LinesSource> trailer_ =
+      std::make_shared<LinesSource>(std::vector<std::string>{"head;"}, true, "trailer;");
 };
 
 TEST_F(StreamingServerTest, StreamsChunksUntilTheSourceCloses) {
@@ -163,6 +182,53 @@ TEST(Client, SaysWhenVnetdIsNotRunning) {
   auto r = c.request("GET", "/v1/networks");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message().find("is vnetd running?"), std::string::npos);
+}
+
+// vnetctl's Ctrl-C: the client closes only its sending side; stop() may still write (a
+// capture's statistics), then the body ends in order.
+TEST_F(StreamingServerTest, AHalfCloseStopsTheSourceAndSendsWhatItWroteThen) {
+  Client c(path_);
+  std::string got;
+  Status s = c.stream(
+      "GET", "/trailer",
+      [&](std::string_view d) {
+        got.append(d);
+        return true;
+      },
+      [](int fd) { ::shutdown(fd, SHUT_WR); });
+  ASSERT_TRUE(s.ok()) << s.error().message();
+  EXPECT_EQ(got, "head;trailer;");
+  EXPECT_EQ(trailer_->stops, 1);
+  EXPECT_GE(trailer_->bufferedAtStop, 8u) << "the trailer waits in the sink";
+}
+
+TEST(HttpServerTcp, ServesOnAnEphemeralPort) {
+  boost::asio::io_context io;
+  auto s = HttpServer::listenTcp(io, "127.0.0.1", 0, [](const Request& r) {
+    return Response{200, "tcp " + r.path, "text/plain"};
+  });
+  ASSERT_TRUE(s.ok()) << s.error().message();
+  uint16_t port = (*s)->port();
+  ASSERT_NE(port, 0);
+  std::thread t([&io] { io.run(); });
+  namespace http = boost::beast::http;
+  boost::asio::io_context cio;
+  boost::asio::ip::tcp::socket sock(cio);
+  boost::system::error_code ec;
+  sock.connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  http::request<http::empty_body> req(http::verb::get, "/metrics", 11);
+  req.keep_alive(false);
+  http::write(sock, req, ec);
+  boost::beast::flat_buffer buf;
+  http::response<http::string_body> resp;
+  http::read(sock, buf, resp, ec);
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_EQ(resp.body(), "tcp /metrics");
+  boost::asio::post(io, [&] { (*s)->close(); });
+  io.stop();
+  t.join();
+  EXPECT_FALSE(HttpServer::listenTcp(io, "not-an-ip", 0, {}).ok());
 }
 
 }  // namespace

@@ -51,18 +51,20 @@ int hexValue(char c) {
   return -1;
 }
 
-Result<std::string> percentDecode(std::string_view s, bool plusIsSpace) {
+// Decodes one part of the request target; `base` is its offset in the target (for messages).
+Result<std::string> percentDecode(std::string_view s, bool plusIsSpace, size_t base) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
     if (c == '%') {
-      if (i + 2 >= s.size()) {
-        return Error::invalid("malformed percent escape in request target");
+      std::string_view escape = s.substr(i, 3);
+      if (escape.size() < 3 || hexValue(escape[1]) < 0 || hexValue(escape[2]) < 0) {
+        return Error::invalid("request target: malformed percent escape '" + std::string(escape) +
+                              "' at offset " + std::to_string(base + i) +
+                              " (expected % and two hex digits)");
       }
-      int hi = hexValue(s[i + 1]), lo = hexValue(s[i + 2]);
-      if (hi < 0 || lo < 0) return Error::invalid("malformed percent escape in request target");
-      out.push_back(static_cast<char>(hi * 16 + lo));
+      out.push_back(static_cast<char>(hexValue(escape[1]) * 16 + hexValue(escape[2])));
       i += 2;
     } else if (c == '+' && plusIsSpace) {
       out.push_back(' ');
@@ -97,27 +99,34 @@ Response jsonResponse(int status, const std::string& body) {
 Status parseTarget(const std::string& target, Request& out) {
   std::string_view t = target;
   auto q = t.find('?');
-  auto path = percentDecode(t.substr(0, q), false);
+  auto path = percentDecode(t.substr(0, q), false, 0);
   if (!path) return std::move(path).error();
   out.path = std::move(*path);
   out.query.clear();
   if (q == std::string_view::npos) return Status::success();
-  std::string_view rest = t.substr(q + 1);
+  size_t offset = q + 1;
+  std::string_view rest = t.substr(offset);
   while (!rest.empty()) {
     auto amp = rest.find('&');
     std::string_view pair = rest.substr(0, amp);
     auto eq = pair.find('=');
-    auto key = percentDecode(pair.substr(0, eq), true);
+    auto key = percentDecode(pair.substr(0, eq), true, offset);
     if (!key) return std::move(key).error();
     std::string value;
     if (eq != std::string_view::npos) {
-      auto v = percentDecode(pair.substr(eq + 1), true);
+      auto v = percentDecode(pair.substr(eq + 1), true, offset + eq + 1);
       if (!v) return std::move(v).error();
       value = std::move(*v);
     }
-    if (!key->empty()) out.query[*key] = std::move(value);
+    if (!key->empty()) {
+      if (out.query.count(*key)) {
+        return Error::invalid("request target: query parameter '" + *key + "' is given twice");
+      }
+      out.query[*key] = std::move(value);
+    }
     if (amp == std::string_view::npos) break;
     rest = rest.substr(amp + 1);
+    offset += amp + 1;
   }
   return Status::success();
 }

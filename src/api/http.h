@@ -13,6 +13,7 @@ struct Request {
   std::string path;    // without the query string, percent-decoded
   std::map<std::string, std::string> query;
   std::string body;
+  std::string contentType;  // media type without parameters, lower-case ("" when absent)
 };
 
 struct Response {

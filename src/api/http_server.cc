@@ -3,10 +3,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <optional>
 
 namespace vnet::api {
@@ -18,6 +21,11 @@ using Local = asio::local::stream_protocol;
 
 namespace {
 
+// How long a connection closed after an error keeps reading (and discarding) what the
+// client still sends, so that the client gets to read the error instead of a reset.
+constexpr std::chrono::seconds kLingerTime{5};
+constexpr size_t kLingerBytes = 64u << 20;
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(Local::socket socket, const RequestHandler& handler)
@@ -26,11 +34,35 @@ class Session : public std::enable_shared_from_this<Session> {
   void start() { readRequest(); }
 
  private:
+  // The header first: a body over the limit is refused before it is sent (Content-Length,
+  // or Expect: 100-continue, which gets its 100 only when the header is acceptable).
   void readRequest() {
     parser_.emplace();
     parser_->body_limit(kMaxBodyBytes);
     parser_->header_limit(kMaxHeaderBytes);
     stream_.expires_after(std::chrono::seconds(30));
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->onHeader(ec); });
+  }
+
+  void onHeader(beast::error_code ec) {
+    if (ec || parser_->is_done()) return onRead(ec);
+    auto& req = parser_->get();
+    if (beast::iequals(req[http::field::expect], "100-continue")) {
+      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
+                                                                     req.version());
+      http::async_write(stream_, *cont,
+                        [self = shared_from_this(), cont](beast::error_code wec, size_t) {
+                          if (wec) return;
+                          self->readBody();
+                        });
+      return;
+    }
+    readBody();
+  }
+
+  void readBody() {
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) {
                        self->onRead(ec);
@@ -43,32 +75,43 @@ class Session : public std::enable_shared_from_this<Session> {
       return;  // client went away
     }
     if (ec == http::error::body_limit) {
-      Response r = errorResponse(Error(ErrorCode::TooLarge, "request body exceeds the limit of " +
-                                                                std::to_string(kMaxBodyBytes) +
-                                                                " bytes"));
-      return send(std::move(r), false, 11);
+      // The declared length, when there is one (a chunked body has none).
+      beast::string_view declared = parser_->get()[http::field::content_length];
+      std::string size = declared.empty() ? "" : "of " + std::string(declared) + " bytes ";
+      return refuse(Error(ErrorCode::TooLarge, "request body " + size + "exceeds the limit of " +
+                                                   std::to_string(kMaxBodyBytes) + " bytes"));
     }
     if (ec == http::error::header_limit) {
-      Response r = errorResponse(Error(ErrorCode::TooLarge, "request headers exceed the limit of " +
-                                                                std::to_string(kMaxHeaderBytes) +
-                                                                " bytes"));
-      return send(std::move(r), false, 11);
+      return refuse(Error(ErrorCode::TooLarge, "request headers exceed the limit of " +
+                                                   std::to_string(kMaxHeaderBytes) + " bytes"));
     }
-    if (ec) {
-      return send(errorResponse(Error::invalid("malformed HTTP request: " + ec.message())), false,
-                  11);
-    }
+    if (ec) return refuse(Error::invalid("malformed HTTP request: " + ec.message()));
     auto& req = parser_->get();
     Request r;
     r.method = std::string(req.method_string());
     Status st = parseTarget(std::string(req.target()), r);
     if (!st.ok()) return send(errorResponse(st.error()), req.keep_alive(), req.version());
     r.body = std::move(req.body());
-    Response resp = handler_(r);
+    beast::string_view type = req[http::field::content_type];
+    r.contentType.assign(type.data(), type.size());
+    r.contentType.erase(std::min(r.contentType.find(';'), r.contentType.size()));
+    while (!r.contentType.empty() && r.contentType.back() == ' ') r.contentType.pop_back();
+    for (char& c : r.contentType)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    Response resp;
+    try {
+      resp = handler_(r);
+    } catch (const std::exception& e) {
+      // The boundary of one request: a bug in a handler answers 500 and vnetd goes on.
+      resp = errorResponse(Error("internal error in " + r.method + " " + r.path + ": " + e.what()));
+    }
     send(std::move(resp), req.keep_alive(), req.version());
   }
 
-  void send(Response resp, bool keepAlive, unsigned version) {
+  // Answers an error that ends the connection; what the client still sends is discarded.
+  void refuse(const Error& e) { send(errorResponse(e), false, 11, true); }
+
+  void send(Response resp, bool keepAlive, unsigned version, bool linger = false) {
     auto msg = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(resp.status), version);
     msg->set(http::field::server, "vnetd");
@@ -76,22 +119,35 @@ class Session : public std::enable_shared_from_this<Session> {
     msg->keep_alive(keepAlive);
     msg->body() = std::move(resp.body);
     msg->prepare_payload();
-    http::async_write(stream_, *msg,
-                      [self = shared_from_this(), msg, keepAlive](beast::error_code ec, size_t) {
-                        if (ec) return;
-                        if (keepAlive) {
-                          self->readRequest();
-                        } else {
-                          beast::error_code ignored;
-                          self->stream_.socket().shutdown(Local::socket::shutdown_send, ignored);
-                        }
-                      });
+    http::async_write(
+        stream_, *msg,
+        [self = shared_from_this(), msg, keepAlive, linger](beast::error_code ec, size_t) {
+          if (ec) return;
+          if (keepAlive) return self->readRequest();
+          beast::error_code ignored;
+          self->stream_.socket().shutdown(Local::socket::shutdown_send, ignored);
+          if (linger) {
+            self->stream_.expires_after(kLingerTime);
+            self->discard();
+          }
+        });
+  }
+
+  void discard() {
+    stream_.async_read_some(asio::buffer(scratch_),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->discarded_ += n;
+                              if (ec || self->discarded_ > kLingerBytes) return;
+                              self->discard();
+                            });
   }
 
   beast::basic_stream<Local> stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   RequestHandler handler_;
+  std::array<char, 16384> scratch_{};
+  size_t discarded_ = 0;
 };
 
 }  // namespace
@@ -103,12 +159,21 @@ struct HttpServer::Impl {
   void accept() {
     acceptor.async_accept([this](beast::error_code ec, Local::socket socket) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-      if (!ec) std::make_shared<Session>(std::move(socket), handler)->start();
-      accept();
+      if (!ec) {
+        std::make_shared<Session>(std::move(socket), handler)->start();
+        return accept();
+      }
+      // Out of file descriptors (EMFILE, ENFILE) or memory: accepting again at once would
+      // spin; wait for connections to close.
+      retry.expires_after(std::chrono::milliseconds(100));
+      retry.async_wait([this](beast::error_code wec) {
+        if (!wec && acceptor.is_open()) accept();
+      });
     });
   }
 
   Local::acceptor acceptor;
+  asio::steady_timer retry{acceptor.get_executor()};
   std::string path;
   RequestHandler handler;
 };
@@ -135,6 +200,7 @@ void HttpServer::close() {
   if (!impl_ || !impl_->acceptor.is_open()) return;
   beast::error_code ec;
   impl_->acceptor.close(ec);
+  impl_->retry.cancel();
   ::unlink(impl_->path.c_str());
 }
 

@@ -1,5 +1,6 @@
 #include "daemon/datapath.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <functional>
 #include <vector>
@@ -58,27 +59,35 @@ Status Datapath::preflight(const model::Network& net) {
     return Status::success();
   }
   if (*link && (*link)->kind != "bridge") {
-    return Error::conflict("the name " + br + " is taken by a device that is not a bridge (kind '" +
+    return Error::conflict(model::elementLocation("network/bridge", net.bridge.line) +
+                           ": the name " + br +
+                           " is taken by a device that is not a bridge (kind '" +
                            ((*link)->kind.empty() ? "device" : (*link)->kind) + "')");
   }
   auto routes = links_.routes();
   if (!routes) return std::move(routes).error().context("reading routes");
-  for (const auto& ip : net.ips) {
+  for (size_t i = 0; i < net.ips.size(); ++i) {
+    const model::IpConfig& ip = net.ips[i];
     Cidr subnet = ip.cidr().network();
     for (const auto& r : *routes) {
       if (r.destination.prefix == 0 || r.device == br) continue;
       if (r.destination.overlaps(subnet)) {
-        return Error::conflict(subnet.toString() + " is already routed on " +
-                               (r.device.empty() ? "another interface" : r.device) + " (" +
-                               r.destination.toString() + ")");
+        return Error::conflict(
+            model::elementLocation("network/ip[" + std::to_string(i + 1) + "]", ip.line) + ": " +
+            subnet.toString() + " is already routed on " +
+            (r.device.empty() ? "another interface" : r.device) + " (" + r.destination.toString() +
+            ")");
       }
     }
   }
   return Status::success();
 }
 
-Status Datapath::start(const model::Network& net) {
-  if (net.mode == model::ForwardMode::Bridge) return preflight(net);
+Status Datapath::start(const model::Network& net, const std::function<Status()>& commit) {
+  if (net.mode == model::ForwardMode::Bridge) {
+    VNET_TRY(preflight(net));
+    return commit ? commit() : Status::success();
+  }
   VNET_TRY(preflight(net));
   const std::string& br = net.bridge.name;
   UndoStack undo;
@@ -130,18 +139,28 @@ Status Datapath::start(const model::Network& net) {
   }
 
   if (net.forwards()) {
-    // Forwarding is host-wide and other networks rely on it: never turned off again.
-    if (Status s = links_.setSysctl("net/ipv4/ip_forward", "1"); !s.ok()) {
-      return fail(s.error().context("enabling net.ipv4.ip_forward"));
-    }
-    if (v6) {
-      if (Status s = links_.setSysctl("net/ipv6/conf/all/forwarding", "1"); !s.ok()) {
-        return fail(s.error().context("enabling net.ipv6.conf.all.forwarding"));
+    // Forwarding is host-wide and other networks rely on it: never turned off again by a
+    // stop. A start that fails puts back what it found.
+    std::vector<std::string> knobs{"net/ipv4/ip_forward"};
+    if (v6) knobs.push_back("net/ipv6/conf/all/forwarding");
+    for (const std::string& knob : knobs) {
+      auto before = links_.getSysctl(knob);
+      if (Status s = links_.setSysctl(knob, "1"); !s.ok()) {
+        std::string dotted = knob;
+        std::replace(dotted.begin(), dotted.end(), '/', '.');
+        return fail(s.error().context("enabling " + dotted));
+      }
+      if (before && *before != "1") {
+        undo.push([this, knob, old = *before] { return links_.setSysctl(knob, old); });
       }
     }
   }
 
   if (Status s = fw_.addNetwork(net); !s.ok()) return fail(s.error().context("adding firewall rules"));
+  undo.push([this, net] { return fw_.removeNetwork(net); });
+  if (commit) {
+    if (Status s = commit(); !s.ok()) return fail(s.error());
+  }
   undo.release();
   return Status::success();
 }

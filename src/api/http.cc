@@ -1,10 +1,10 @@
 #include "api/http.h"
 
-#include "api/json_text.h"
-
+#include <cctype>
+#include <cerrno>
 #include <nlohmann/json.hpp>
 
-#include <cerrno>
+#include "api/json_text.h"
 
 namespace vnet::api {
 
@@ -14,6 +14,8 @@ int httpStatusFor(ErrorCode code) {
     case ErrorCode::NotFound: return 404;
     case ErrorCode::Conflict: return 409;
     case ErrorCode::TooLarge: return 413;
+    case ErrorCode::Unavailable:
+      return 503;
     case ErrorCode::Unsupported: return 422;
     case ErrorCode::Internal: return 500;
   }
@@ -26,6 +28,8 @@ ErrorCode errorCodeForStatus(int status) {
     case 404: return ErrorCode::NotFound;
     case 409: return ErrorCode::Conflict;
     case 413: return ErrorCode::TooLarge;
+    case 503:
+      return ErrorCode::Unavailable;
     case 422: return ErrorCode::Unsupported;
     default: return ErrorCode::Internal;
   }
@@ -40,6 +44,8 @@ const char* reasonFor(int status) {
     case 409: return "conflict";
     case 413: return "too large";
     case 422: return "not supported";
+    case 503:
+      return "unavailable";
     default: return "internal error";
   }
 }
@@ -94,6 +100,15 @@ Response errorResponse(const Error& e) {
 
 Response jsonResponse(int status, const std::string& body) {
   return Response{status, body, "application/json"};
+}
+
+std::string mediaType(std::string_view contentType) {
+  std::string out(contentType.substr(0, contentType.find(';')));
+  while (!out.empty() && (out.back() == ' ' || out.back() == '\t')) out.pop_back();
+  size_t first = out.find_first_not_of(" \t");
+  out.erase(0, first == std::string::npos ? out.size() : first);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
 }
 
 Status parseTarget(const std::string& target, Request& out) {

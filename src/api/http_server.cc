@@ -28,10 +28,23 @@ constexpr size_t kLingerBytes = 64u << 20;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Local::socket socket, const RequestHandler& handler)
-      : stream_(std::move(socket)), handler_(handler) {}
+  // `live` counts the sessions of one server (this one included while it exists).
+  Session(Local::socket socket, const RequestHandler& handler, std::shared_ptr<size_t> live)
+      : stream_(std::move(socket)), handler_(handler), live_(std::move(live)) {
+    ++*live_;
+  }
+  ~Session() { --*live_; }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
-  void start() { readRequest(); }
+  void start() {
+    if (*live_ > kMaxConnections) {
+      return refuse(Error(ErrorCode::Unavailable, "too many connections (the limit is " +
+                                                      std::to_string(kMaxConnections) +
+                                                      "); try again"));
+    }
+    readRequest();
+  }
 
  private:
   // The header first: a body over the limit is refused before it is sent (Content-Length,
@@ -93,11 +106,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!st.ok()) return send(errorResponse(st.error()), req.keep_alive(), req.version());
     r.body = std::move(req.body());
     beast::string_view type = req[http::field::content_type];
-    r.contentType.assign(type.data(), type.size());
-    r.contentType.erase(std::min(r.contentType.find(';'), r.contentType.size()));
-    while (!r.contentType.empty() && r.contentType.back() == ' ') r.contentType.pop_back();
-    for (char& c : r.contentType)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    r.contentType = mediaType(std::string_view(type.data(), type.size()));
     Response resp;
     try {
       resp = handler_(r);
@@ -148,6 +157,7 @@ class Session : public std::enable_shared_from_this<Session> {
   RequestHandler handler_;
   std::array<char, 16384> scratch_{};
   size_t discarded_ = 0;
+  std::shared_ptr<size_t> live_;
 };
 
 }  // namespace
@@ -160,7 +170,7 @@ struct HttpServer::Impl {
     acceptor.async_accept([this](beast::error_code ec, Local::socket socket) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
       if (!ec) {
-        std::make_shared<Session>(std::move(socket), handler)->start();
+        std::make_shared<Session>(std::move(socket), handler, live)->start();
         return accept();
       }
       // Out of file descriptors (EMFILE, ENFILE) or memory: accepting again at once would
@@ -176,6 +186,7 @@ struct HttpServer::Impl {
   asio::steady_timer retry{acceptor.get_executor()};
   std::string path;
   RequestHandler handler;
+  std::shared_ptr<size_t> live = std::make_shared<size_t>(0);  // open sessions
 };
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -129,11 +129,13 @@ Status Datapath::start(const model::Network& net, const std::function<Status()>&
   }
   if (Status s = links_.setUp(br, true); !s.ok()) return fail(s.error().context("bringing " + br + " up"));
 
-  for (const auto& r : net.routes) {
+  for (size_t i = 0; i < net.routes.size(); ++i) {
+    const model::Route& r = net.routes[i];
     auto ri = toRouteInfo(r, br);
     if (Status s = links_.addRoute(ri); !s.ok()) {
-      return fail(s.error().context("adding route " + ri.destination.toString() + " via " +
-                                    r.gateway.toString()));
+      // The kernel edge names the route; this names the element it came from.
+      return fail(s.error().context(
+          model::elementLocation("network/route[" + std::to_string(i + 1) + "]", r.line)));
     }
     undo.push([this, ri] { return links_.deleteRoute(ri); });
   }

@@ -64,7 +64,8 @@ Status edit(std::vector<T>& list, T item, Command cmd, Same same, Format format,
     case Command::Add:
     case Command::AddFirst:
       if (it != list.end()) {
-        return Error::conflict(show(item) + " collides with the " + what + " " + existing());
+        return Error::conflict("there is already a " + what + " that matches " + show(item) + ": " +
+                               existing());
       }
       list.insert(cmd == Command::AddFirst ? list.begin() : list.end(), std::move(item));
       return Status::success();

@@ -6,7 +6,8 @@ connections open. Every answer must be well-formed HTTP with a JSON (or, for /xm
 body and one of the statuses the operation may give; anything else is printed and makes
 the exit status 1.
 
-usage: concurrent_api.py SOCKET NETWORK [THREADS] [ROUNDS]
+usage: concurrent_api.py SOCKET NETWORK [THREADS] [ROUNDS] [RUN]
+(RUN, 0..20, keeps the hosts of one run apart from those of earlier runs.)
 """
 import http.client
 import json
@@ -19,6 +20,7 @@ import time
 SOCK, NET = sys.argv[1], sys.argv[2]
 THREADS = int(sys.argv[3]) if len(sys.argv) > 3 else 8
 ROUNDS = int(sys.argv[4]) if len(sys.argv) > 4 else 40
+RUN = int(sys.argv[5]) if len(sys.argv) > 5 else 0
 
 
 class UnixConnection(http.client.HTTPConnection):
@@ -56,7 +58,10 @@ def call(conn, method, path, body=None, allowed=(200,)):
         problem(f"{method} {path}: {type(e).__name__}: {e}")
         return None, None
     with lock:
-        key = f"{method} {path.split('?')[0].replace(NET, 'NET')} {resp.status}"
+        shown = path.split("?")[0].replace(NET, "NET")
+        if "/ports/" in shown:
+            shown = shown[: shown.index("/ports/")] + "/ports/PORT"
+        key = f"{method} {shown} {resp.status}"
         counts[key] = counts.get(key, 0) + 1
     text = raw.decode("utf-8", "replace")
     if path.endswith("/xml"):
@@ -88,9 +93,9 @@ def worker(t):
         elif op == "stop":
             call(conn, "POST", base + "/stop", allowed=(200, 409))
         elif op == "host":
-            mac = f"52:54:00:66:{t:02x}:{i:02x}"
-            ip = f"10.66.{t + 1}.{i + 1}"
-            xml = f"<host mac='{mac}' name='h{t}x{i}' ip='{ip}'/>"
+            mac = f"52:54:{RUN:02x}:66:{t:02x}:{i:02x}"
+            ip = f"10.66.{RUN * 10 + t + 1}.{i + 1}"
+            xml = f"<host mac='{mac}' name='h{RUN}x{t}x{i}' ip='{ip}'/>"
             call(conn, "POST", base + "/update",
                  {"command": "add", "section": "ip-dhcp-host", "xml": xml}, allowed=(200,))
             if rng.random() < 0.5:
@@ -144,12 +149,12 @@ def main():
         th.join()
     stop.set()
     idle.join()
+    for p in problems[:30]:
+        print("PROBLEM:", p)
     total = sum(counts.values())
     print(f"{total} requests from {THREADS} threads in {time.time() - started:.1f} s")
     for key in sorted(counts):
         print(f"  {counts[key]:5d}  {key}")
-    for p in problems[:30]:
-        print("PROBLEM:", p)
     if problems:
         print(f"{len(problems)} problems")
         sys.exit(1)

@@ -51,7 +51,7 @@ consistent() {
 
 for run in 1 2 3; do
   check "run $run: concurrent requests get well-formed, expected answers" \
-    python3 "$IT_ROOT/tests/integration/cli/concurrent_api.py" "$LAB_SOCK" conc 8 40
+    python3 "$IT_ROOT/tests/integration/cli/concurrent_api.py" "$LAB_SOCK" conc 8 40 "$run"
   check "run $run: the end state is consistent" consistent
 done
 check "vnetd is still running" kill -0 "$LAB_VNETD_PID"

@@ -38,7 +38,8 @@ check "before: nothing of tx exists" nothing_left
 # 1. The <route> exists already: addRoute fails after the bridge is up with its address.
 lab_host ip route add 10.201.0.0/24 via 203.0.113.1
 check_output "start with an existing route fails, naming the route" \
-  'adding route 10.201.0.0/24 via 10.76.0.2: File exists' lab_ctl net-start tx
+  'network/route\[1\] \(line 10\): adding route 10.201.0.0/24 via 10.76.0.2 dev txbr: File exists' \
+  lab_ctl net-start tx
 check "after the half-way failure nothing is left" nothing_left
 lab_host ip route del 10.201.0.0/24 via 203.0.113.1
 

@@ -51,7 +51,8 @@ for t in "${TARGETS[@]}"; do
         -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$work/artifacts/")
   [ "$JOBS" -gt 1 ] && args+=(-fork="$JOBS" -ignore_crashes=0)
   start=$(date +%s.%N)
-  ASAN_OPTIONS=detect_leaks=1 nice -n 19 "$bin" "${args[@]}" "$work/corpus" "$seeds" >"$log" 2>&1
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    nice -n 19 "$bin" "${args[@]}" "$work/corpus" "$seeds" >"$log" 2>&1
   rc=$?
   end=$(date +%s.%N)
   secs=$(python3 -c "print(f'{$end - $start:.0f}')")

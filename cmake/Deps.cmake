@@ -2,6 +2,10 @@
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBNL REQUIRED IMPORTED_TARGET libnl-3.0 libnl-route-3.0)
 pkg_check_modules(NFTABLES REQUIRED IMPORTED_TARGET libnftables)
+# nftables trace events (vnetctl trace) and the conntrack view of a traced packet
+pkg_check_modules(MNL REQUIRED IMPORTED_TARGET libmnl)
+pkg_check_modules(NFTNL REQUIRED IMPORTED_TARGET libnftnl)
+pkg_check_modules(NFCT REQUIRED IMPORTED_TARGET libnetfilter_conntrack)
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 find_package(pugixml REQUIRED)

@@ -56,7 +56,7 @@ lab_in kvm1 curl -s --max-time 5 --resolve "www.example.test:80:$WWW" http://www
 echo "What the inet host saw (its access log): the host's uplink address, not the guest's:"
 sed -n 's/^\([0-9.]*\) .*"GET \(.*\) HTTP.*/  client \1 asked for \2/p' "$LAB_DIR/http.log" | tail -1
 
-step "5. The rules that make it work: nft list table inet vnet (host namespace)"
-lab_host nft list table inet vnet
+step "5. The rules that make it work, each with why (vnet's own table inet vnet)"
+show "$VNETCTL" --socket "$LAB_SOCK" net-rules default
 
 step "done: everything ran in namespaces $LAB_HOST, $LAB_INET, ${LAB_ID}kvm0, ${LAB_ID}kvm1 (removed now)"

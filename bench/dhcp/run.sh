@@ -72,6 +72,8 @@ rcvbuf_errors() {
   ip netns exec "$1" awk '$1 == "Udp:" { if (!h) { for (i = 2; i <= NF; i++) c[$i] = i; h = 1 } else print $(c["RcvbufErrors"]) }' /proc/net/snmp
 }
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+# Proportional set size (shared pages divided among the processes mapping them), kB.
+pss_kb() { awk '$1 == "Pss:" {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null; }
 
 forget_pid() {
   local p=$1 keep=() q
@@ -136,6 +138,7 @@ lab_ctl net-start perf >/dev/null
 lab_guest perf perf "$CLI_ADDR/16"
 shim "$(lab_ns perf)"
 VNET_IDLE_RSS=$(status_kb "$LAB_VNETD_PID" VmRSS)
+VNET_IDLE_ANON=$(status_kb "$LAB_VNETD_PID" RssAnon)
 setup_pid=$LAB_VNETD_PID
 lab_stop_vnetd TERM
 forget_pid "$setup_pid"
@@ -291,6 +294,7 @@ last_ok() {
 }
 
 echo "== bench/dhcp$([ $QUICK = 1 ] && echo ' --quick') (perfdhcp $(perfdhcp -v 2>&1 | head -1); servers: ${SERVERS[*]})"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs; other processes share them)"
 [ -n "$KEA_MISSING" ] && echo "NOTE: $KEA_MISSING"
 [ -n "$DNSMASQ_MISSING" ] && echo "NOTE: $DNSMASQ_MISSING"
 echo "-- rate search: ${DUR}s per step (at most $NREQ_CAP exchanges), fresh server and empty lease database each step"
@@ -353,12 +357,15 @@ for s in "${SERVERS[@]}"; do
   # also after `vnetctl net-dhcp-leases` listed them all (the API builds the whole list).
   [ -n "${PID[$s]:-}" ] && kill -0 "${PID[$s]}" 2>/dev/null || continue
   rss=$(status_kb "${PID[$s]}" VmRSS); hwm=$(status_kb "${PID[$s]}" VmHWM); n=$(srv_leases "$s")
-  listed="" rss2="" hwm2=""
+  anon=$(status_kb "${PID[$s]}" RssAnon); file=$(status_kb "${PID[$s]}" RssFile); pss=$(pss_kb "${PID[$s]}")
+  listed="" rss2="" hwm2="" anon2="" file2=""
   if [ "$s" = vnet ]; then
     listed=$(lab_ctl net-dhcp-leases perf | grep -c ' ipv4 ' || true)
     rss2=$(status_kb "${PID[$s]}" VmRSS); hwm2=$(status_kb "${PID[$s]}" VmHWM)
+    anon2=$(status_kb "${PID[$s]}" RssAnon); file2=$(status_kb "${PID[$s]}" RssFile)
   fi
-  printf '%s\tfillrss\t0\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$rss" "$hwm" "$n" "$rss2" "$hwm2" "$listed" >>"$RES"
+  printf '%s\tfillrss\t0\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$rss" "$hwm" "$n" "$rss2" "$hwm2" \
+    "$listed" "$anon" "$file" "$anon2" "$file2" "$pss" >>"$RES"
   srv_stop "$s"
 done
 
@@ -369,5 +376,6 @@ if [ -n "${BENCH_LOG_DIR:-}" ]; then
     "$LAB_DIR"/perfdhcp.*.out "$BENCH_LOG_DIR"/ 2>/dev/null || true
 fi
 
-python3 "$HERE/summarize.py" "$RES" "$DUR" "$LEASES" "$VNET_IDLE_RSS" "$VLOGS" \
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+python3 "$HERE/summarize.py" "$RES" "$DUR" "$LEASES" "$VNET_IDLE_RSS:$VNET_IDLE_ANON" "$VLOGS" \
   "$(nproc)" "${KEA_MISSING:-}" "${DNSMASQ_MISSING:-}"

@@ -4,12 +4,14 @@
 Columns of a perfdhcp line: server phase rate achieved do_sent do_recv ra_sent ra_recv loss%
 do_p50 do_p99 ra_p50 ra_p99 server_cpu_s perfdhcp_cpu_s wall_s rss_kb hwm_kb leases.
 rcvbuf_drops naks client_rcvbuf_drops (UDP receive-buffer overflows in the server's namespace during the run;
-DHCPNAKs the server logged; overflows in perfdhcp's namespace). A 'fillrss' line: server fillrss 0 rss_kb hwm_kb leases."""
+DHCPNAKs the server logged; overflows in perfdhcp's namespace). A 'fillrss' line: server fillrss 0 rss_kb hwm_kb leases [rss hwm after listing, listed,
+RssAnon, RssFile, RssAnon and RssFile after listing, Pss] (kB)."""
 import math
 import statistics
 import sys
 
-res, dur, leases_goal, vnet_idle_rss, vnet_warn_lines, ncpu = sys.argv[1:7]
+res, dur, leases_goal, vnet_idle, vnet_warn_lines, ncpu = sys.argv[1:7]
+vnet_idle_rss, _, vnet_idle_anon = vnet_idle.partition(":")
 missing = [m for m in sys.argv[7:] if m]
 dur, leases_goal, ncpu = float(dur), int(leases_goal), int(ncpu)
 NREQ_CAP = 60000
@@ -19,7 +21,8 @@ for line in open(res):
     f = line.rstrip("\n").split("\t")
     if len(f) >= 6 and f[1] == "fillrss":
         g = lambda i: int(f[i]) if len(f) > i and f[i] else None
-        fill[f[0]] = (g(3) or 0, g(4) or 0, g(5) or 0, g(6), g(7), g(8))
+        fill[f[0]] = (g(3) or 0, g(4) or 0, g(5) or 0, g(6), g(7), g(8), g(9), g(10), g(11), g(12),
+                      g(13))
         continue
     if len(f) < 19:
         continue
@@ -93,10 +96,17 @@ for s in servers:
             why.append(f"{r['clircvbuf']:.0f} replies dropped in perfdhcp's own receive buffer")
         # The generator is the limit when it could not send at the rate or could not take in
         # the replies (perfdhcp -g multi runs two threads, so its CPU alone says little).
-        gen = sent_frac < 0.9 or r["clircvbuf"] > 0
+        # Also when perfdhcp burnt about a core or more while the server idled at a fraction of
+        # one: the server had CPU to spare, the generator did not.
+        srv_cores = r["cpu"] / r["wall"] if r["wall"] > 0 else math.nan
+        gen = (sent_frac < 0.9 or r["clircvbuf"] > 0
+               or (pcore(r) >= 0.9 and srv_cores < 0.6 and pcore(r) >= 2 * srv_cores))
+        if not gen and pcore(r) < 0.5 and srv_cores < 0.5:
+            why.append("neither perfdhcp nor the server used half a core: the machine's other "
+                       "load (load averages printed at the start and end) or the path between them")
         stop_note[s] = (f"stopped at {r['rate']}/s: {', '.join(why) or 'failed'}; perfdhcp sent "
                         f"{100 * sent_frac:.0f}% of the DISCOVERs asked for and used "
-                        f"{pcore(r):.2f} cores; server used {r['cpu'] / r['wall']:.2f} cores",
+                        f"{pcore(r):.2f} cores; server used {srv_cores:.2f} cores",
                         gen)
     elif search:
         stop_note[s] = ("passed every step: the top rate tried is a lower bound", False)
@@ -163,16 +173,22 @@ for s in servers:
     done = sum(r["ra_recv"] for r in fr)
     secs = sum(r["wall"] for r in fr)
     if s in fill:
-        rss, hwm, n, rss2, hwm2, listed = fill[s]
+        rss, hwm, n, rss2, hwm2, listed, anon, file, anon2, file2, pss = fill[s]
+        split = (f"  (own memory RssAnon {anon / 1024:.1f} MB + mapped binary and libraries "
+                 f"RssFile {file / 1024:.1f} MB" + (f"; PSS {pss / 1024:.1f} MB" if pss else "") + ")"
+                 if anon is not None and file is not None else "")
         print(f"{s:<8} leases {n:>6}  RSS {rss / 1024:6.1f} MB  HWM {hwm / 1024:6.1f} MB  "
-              f"({int(done)} ACKs in {secs:.0f} s, {len(fr)} perfdhcp run(s))")
+              f"({int(done)} ACKs in {secs:.0f} s, {len(fr)} perfdhcp run(s)){split}")
         if rss2:
+            split2 = (f"  (RssAnon {anon2 / 1024:.1f} MB, RssFile {file2 / 1024:.1f} MB)"
+                      if anon2 is not None and file2 is not None else "")
             print(f"{'':<8} after `vnetctl net-dhcp-leases` listed {listed} leases: RSS {rss2 / 1024:6.1f} MB  "
-                  f"HWM {hwm2 / 1024:6.1f} MB")
+                  f"HWM {hwm2 / 1024:6.1f} MB{split2}")
     else:
         print(f"{s:<8} (no figure)")
 if vnet_idle_rss:
-    print(f"vnet idle RSS before any lease: {int(vnet_idle_rss) / 1024:.1f} MB")
+    print(f"vnet idle RSS before any lease: {int(vnet_idle_rss) / 1024:.1f} MB"
+          + (f" (RssAnon {int(vnet_idle_anon) / 1024:.1f} MB)" if vnet_idle_anon else ""))
 print(f"vnetd log lines at warn level or above over all runs: {vnet_warn_lines}")
 
 
@@ -201,12 +217,19 @@ for inc in ("kea", "dnsmasq"):
     print(f"cpu/exch vnet/{inc:<8} {fmt(rc, '.2f')} at {rate}/s "
           f"({fmt(v['cpuk'] if v else math.nan, '.0f')} vs {fmt(i['cpuk'] if i else math.nan, '.0f')} ms per 1,000 exchanges){goal}")
 if "vnet" in fill:
-    rss, hwm, n, rss2, hwm2, listed = fill["vnet"]
+    rss, hwm, n, rss2, hwm2, listed, anon, file, anon2, file2, pss = fill["vnet"]
     print(f"RSS      vnet with {n} leases: {rss / 1024:.1f} MB (goal < 10 MB with 50,000 leases)"
+          + (f", of which RssAnon {anon / 1024:.1f} MB" if anon is not None else "")
+          + (f" (PSS {pss / 1024:.1f} MB)" if pss else "")
           + (f"; {rss2 / 1024:.1f} MB after listing them through the API" if rss2 else ""))
 if gen_limited:
-    print("NOTE: perfdhcp (the load generator) hit its own limit before vnet lost 1%: "
-          "compare CPU per exchange rather than the rate ratio.")
+    r = next((x for x in reversed(rows) if x["server"] == "vnet" and x["phase"] == "search"
+              and not ok(x)), None)
+    detail = (f" (at {r['rate']}/s perfdhcp used {pcore(r):.2f} cores, vnetd "
+              f"{r['cpu'] / r['wall']:.2f})" if r and r["wall"] > 0 else "")
+    print("NOTE: the load generator saturated first: perfdhcp hit its own limit before vnet lost 1%"
+          f"{detail}. vnet's rate is a lower bound; the rate ratio is not vnet's limit: "
+          "compare CPU per exchange.")
 print("rcvbuf = DHCP packets the kernel dropped in the server's namespace because its UDP "
       "receive buffer was full (Kea reads from a raw socket: not counted there)")
 print("Durability differs: vnet fsyncs each batch (SQLite WAL, synchronous=FULL); dnsmasq "

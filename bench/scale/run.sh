@@ -11,7 +11,7 @@
 #          socket), each start timed: first-10 median vs last-10 median (goal: the last within
 #          2x the first). 10 stops with N active are timed too, for information.
 # Throughput: forwarded TCP guest -> inet with iperf3 (server on 198.51.100.1 in the lab's inet
-# namespace, client in a guest with a static address on the LAST network, so map lookups cannot
+# namespace, client in a guest with a static address on the LAST network, so set lookups cannot
 # trivially hit the first entry). Per round, in this order:
 #   (a) lab A: 1 network;   (b) lab B: N networks;
 #   (c) lab A plus a libvirt-style LINEAR ruleset in table `ip libvirt_linear` of A's host: per
@@ -19,7 +19,7 @@
 #       first and the guest's bridge last, so its packets walk every rule (libvirt's worst case);
 #       loaded before and deleted after each (c) run.
 # A case's figure is the median of iperf3's 1-s intervals over all its rounds (first second of
-# each run omitted). Ratios b/a (goal >= 95%: vnet's verdict maps cost the same whatever N), c/a.
+# each run omitted). Ratios b/a (goal >= 95%: vnet's set lookups cost the same whatever N), c/a.
 # Everything runs in the labs' namespaces; nothing in the root one.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -117,7 +117,7 @@ for i in range(first, last + 1):
 json.dump(times, open(out, "w"))
 PY
 api() { lab_host python3 "$TOP/api.py" "$LAB_SOCK" "$@"; }
-elements() { lab_host nft list map inet vnet forward_iif | grep -o '"sn[0-9]*"' | wc -l; }
+elements() { lab_host nft list set inet vnet outbound4 | grep -o '"sn[0-9]*" \.' | wc -l; }
 
 # setup_lab: namespaces, vnetd, (the caller starts networks), then guest + iperf3 server.
 guest_and_server() {
@@ -145,7 +145,7 @@ api start 0 "$LAST" "$TOP/start.json"
 t1=$(date +%s%N)
 nbr=$(lab_host ip -o link show type bridge up | grep -c ': sn[0-9]*:' || true)
 nel=$(elements)
-say "lab b: started in $(( (t1 - t0) / 1000000 )) ms: $nbr bridges up, $nel forward_iif elements"
+say "lab b: started in $(( (t1 - t0) / 1000000 )) ms: $nbr bridges up, $nel outbound4 elements"
 [ "$nbr" -eq "$N" ] && [ "$nel" -eq "$N" ] || { say "expected $N bridges and map elements"; exit 1; }
 guest_and_server b
 

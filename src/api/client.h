@@ -1,7 +1,9 @@
 // A synchronous HTTP/1.1 client over vnetd's unix socket, used by vnetctl.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "api/http.h"
 #include "base/error.h"
@@ -30,6 +32,12 @@ class Client {
   Result<std::string> call(const std::string& method, const std::string& target,
                            const std::string& body = {},
                            const std::string& contentType = "application/json") const;
+
+  // Sends one request whose answer is streamed: `onData` gets the body as it arrives, in
+  // pieces of any size, and returns false to stop reading. A non-2xx answer is an Error
+  // like call()'s. Returns when the body ends, the server closes, or onData says stop.
+  Status stream(const std::string& method, const std::string& target,
+                const std::function<bool(std::string_view)>& onData) const;
 
   const std::string& socketPath() const { return socketPath_; }
 

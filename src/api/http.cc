@@ -98,6 +98,66 @@ Response errorResponse(const Error& e) {
   return Response{status, jsonText(j) + "\n", "application/json"};
 }
 
+namespace {
+
+class PullSource final : public StreamSource, public std::enable_shared_from_this<PullSource> {
+ public:
+  explicit PullSource(std::function<bool(std::string&)> next) : next_(std::move(next)) {}
+  void start(std::shared_ptr<StreamSink> sink) override {
+    sink_ = std::move(sink);
+    drained();
+  }
+  void stop() override {
+    next_ = nullptr;  // releases what the producer holds
+    sink_.reset();
+  }
+  void drained() override {
+    if (!sink_ || !next_) return;
+    std::string piece;
+    bool more = true;
+    while (more && piece.size() < kPieceBytes) more = next_(piece);
+    if (!piece.empty()) sink_->write(std::move(piece));
+    if (!more) {
+      next_ = nullptr;
+      sink_->close();
+    }
+  }
+
+ private:
+  static constexpr size_t kPieceBytes = 64 << 10;
+  std::function<bool(std::string&)> next_;
+  std::shared_ptr<StreamSink> sink_;
+};
+
+class CollectSink final : public StreamSink {
+ public:
+  void write(std::string chunk) override { text += chunk; }
+  void close() override { closed = true; }
+  std::string text;
+  bool closed = false;
+};
+
+}  // namespace
+
+std::shared_ptr<StreamSource> pullStream(std::function<bool(std::string& out)> next) {
+  return std::make_shared<PullSource>(std::move(next));
+}
+
+std::string bodyText(Response& r) {
+  if (!r.stream) return r.body;
+  auto sink = std::make_shared<CollectSink>();
+  r.stream->start(sink);
+  // Each drained() produces the next piece; a source that produces nothing on demand
+  // (events, traces) ends the collection at once.
+  for (size_t before = 0; !sink->closed && sink->text.size() > before;) {
+    before = sink->text.size();
+    r.stream->drained();
+  }
+  r.stream->stop();
+  r.stream.reset();
+  return std::move(sink->text);
+}
+
 Response jsonResponse(int status, const std::string& body) {
   return Response{status, body, "application/json"};
 }

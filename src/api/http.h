@@ -1,7 +1,9 @@
 // Plain request/response values shared by the HTTP server, the router and the client.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -17,11 +19,52 @@ struct Request {
   std::string contentType;  // media type without parameters, lower-case ("" when absent)
 };
 
+// A response body produced over time (chunked transfer encoding), for answers that last
+// (a trace). The server calls start() once the headers are out, with a sink for the body,
+// and then stop() once when the stream is over, whatever the reason: the source closed the
+// sink, the client went away, or a write failed. Neither is called for a stream whose
+// event loop is torn down without running again.
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+  // Queues one chunk (never empty); ignored once the stream is over.
+  virtual void write(std::string chunk) = 0;
+  // Ends the body after the queued chunks and closes the connection.
+  virtual void close() = 0;
+};
+
+class StreamSource {
+ public:
+  virtual ~StreamSource() = default;
+  virtual void start(std::shared_ptr<StreamSink> sink) = 0;
+  virtual void stop() = 0;
+  // Every chunk queued so far has been written and the stream goes on: a source that
+  // produces on demand writes the next piece now (back-pressure); others ignore it.
+  virtual void drained() {}
+};
+
+// A source that produces on demand: `next` appends the next piece to `out` and returns
+// false after the last one. It runs on the io_context between writes, so it must own
+// what it reads; a large answer then never sits whole in memory.
+std::shared_ptr<StreamSource> pullStream(std::function<bool(std::string& out)> next);
+
 struct Response {
+  // Not an aggregate, so that Response{status, body[, type]} needs no initializer for
+  // `stream` (-Wmissing-field-initializers).
+  Response() = default;
+  Response(int st, std::string b, std::string type = "application/json")
+      : status(st), body(std::move(b)), contentType(std::move(type)) {}
+
   int status = 200;
   std::string body;
   std::string contentType = "application/json";
+  // Set: the body is streamed from this source and `body` is ignored.
+  std::shared_ptr<StreamSource> stream;
 };
+
+// The whole body of r: `body`, or everything its stream produces when the stream produces
+// on demand (pullStream); for tests and small answers.
+std::string bodyText(Response& r);
 
 // Request limits: a body above kMaxBodyBytes is refused with 413. Beyond kMaxConnections
 // open connections a new one is answered 503 and closed (file descriptors are kept for

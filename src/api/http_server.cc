@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <array>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
+#include <deque>
 #include <optional>
 
 namespace vnet::api {
@@ -114,11 +116,113 @@ class Session : public std::enable_shared_from_this<Session> {
       // The boundary of one request: a bug in a handler answers 500 and vnetd goes on.
       resp = errorResponse(Error("internal error in " + r.method + " " + r.path + ": " + e.what()));
     }
+    if (resp.stream) return startStream(std::move(resp), req.version());
     send(std::move(resp), req.keep_alive(), req.version());
   }
 
   // Answers an error that ends the connection; what the client still sends is discarded.
   void refuse(const Error& e) { send(errorResponse(e), false, 11, true); }
+
+  // ---- Streamed responses: headers, then chunks as the source writes them, one write in
+  // flight at a time; a read stays posted so that a client going away is noticed at once.
+
+  class Sink : public StreamSink {
+   public:
+    explicit Sink(std::weak_ptr<Session> s) : session_(std::move(s)) {}
+    void write(std::string chunk) override {
+      if (auto s = session_.lock()) s->queueChunk(std::move(chunk));
+    }
+    void close() override {
+      if (auto s = session_.lock()) s->queueLast();
+    }
+
+   private:
+    std::weak_ptr<Session> session_;
+  };
+
+  void startStream(Response resp, unsigned version) {
+    source_ = std::move(resp.stream);
+    stream_.expires_never();
+    auto head = std::make_shared<http::response<http::empty_body>>(
+        static_cast<http::status>(resp.status), version);
+    head->set(http::field::server, "vnetd");
+    head->set(http::field::content_type, resp.contentType);
+    head->keep_alive(false);
+    head->chunked(true);
+    auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*head);
+    writing_ = true;
+    http::async_write_header(stream_, *sr,
+                             [self = shared_from_this(), head, sr](beast::error_code ec, size_t) {
+                               self->writing_ = false;
+                               if (ec) return self->endStream();
+                               self->watchClient();
+                               if (self->source_) {
+                                 self->source_->start(std::make_shared<Sink>(self->weak_from_this()));
+                               }
+                               self->writeNext();
+                             });
+  }
+
+  void watchClient() {
+    stream_.async_read_some(asio::buffer(scratch_),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) return self->endStream();
+                              self->watchClient();  // what the client sends is ignored
+                            });
+  }
+
+  void queueChunk(std::string chunk) {
+    if (ended_ || lastQueued_ || chunk.empty()) return;
+    chunks_.push_back(std::move(chunk));
+    writeNext();
+  }
+
+  void queueLast() {
+    if (ended_ || lastQueued_) return;
+    lastQueued_ = true;
+    writeNext();
+  }
+
+  void writeNext() {
+    if (ended_ || writing_) return;
+    if (!chunks_.empty()) {
+      auto chunk = std::make_shared<std::string>(std::move(chunks_.front()));
+      chunks_.pop_front();
+      writing_ = true;
+      asio::async_write(stream_, http::make_chunk(asio::buffer(*chunk)),
+                        [self = shared_from_this(), chunk](beast::error_code ec, size_t) {
+                          self->writing_ = false;
+                          if (ec) return self->endStream();
+                          if (self->chunks_.empty() && !self->lastQueued_ && self->source_) {
+                            self->source_->drained();  // may queue the next piece
+                          }
+                          self->writeNext();
+                        });
+    } else if (lastQueued_ && !lastSent_) {
+      lastSent_ = true;
+      writing_ = true;
+      asio::async_write(stream_, http::make_chunk_last(),
+                        [self = shared_from_this()](beast::error_code ec, size_t) {
+                          self->writing_ = false;
+                          beast::error_code ignored;
+                          self->stream_.socket().shutdown(Local::socket::shutdown_send, ignored);
+                          // The client reads to the end and closes; watchClient sees it.
+                          if (ec) self->endStream();
+                        });
+    }
+  }
+
+  // The stream is over: closes the connection (ending the posted read) and tells the
+  // source, once.
+  void endStream() {
+    if (ended_) return;
+    ended_ = true;
+    chunks_.clear();
+    beast::error_code ignored;
+    stream_.socket().shutdown(Local::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+    if (auto source = std::move(source_)) source->stop();
+  }
 
   void send(Response resp, bool keepAlive, unsigned version, bool linger = false) {
     auto msg = std::make_shared<http::response<http::string_body>>(
@@ -155,9 +259,17 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   RequestHandler handler_;
+  // Draining a refused request's rest, and watching a streamed response's client.
   std::array<char, 16384> scratch_{};
   size_t discarded_ = 0;
   std::shared_ptr<size_t> live_;
+  // Streamed responses only.
+  std::shared_ptr<StreamSource> source_;
+  std::deque<std::string> chunks_;
+  bool writing_ = false;
+  bool lastQueued_ = false;
+  bool lastSent_ = false;
+  bool ended_ = false;
 };
 
 }  // namespace

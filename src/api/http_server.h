@@ -1,6 +1,9 @@
 // HTTP/1.1 over a unix stream socket (Boost.Beast), on the daemon's single-threaded
 // io_context. Each request is answered by a synchronous handler; keep-alive is honoured.
 // Limits: headers kMaxHeaderBytes, body kMaxBodyBytes (413 beyond), 30 s read time-out.
+// A handler may answer with a stream (Response::stream): chunked, no time-out, the
+// connection closes after it; anything the client sends meanwhile is ignored, and the
+// client closing its end (even only for writing) ends the stream.
 #pragma once
 
 #include <sys/types.h>

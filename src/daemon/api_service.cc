@@ -1,11 +1,15 @@
 #include "daemon/api_service.h"
 
+#include <malloc.h>
+
 #include <algorithm>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "api/json_text.h"
 #include "config/json.h"
 #include "config/xml.h"
+#include "kernel/nft/render.h"
 
 namespace vnet::daemon {
 
@@ -45,6 +49,44 @@ json toJson(const LeaseInfo& l) {
 
 Response ok(const json& j, int status = 200) { return api::jsonResponse(status, api::jsonText(j, 2) + "\n"); }
 Response fail(const Error& e) { return api::errorResponse(e); }
+
+// The JSON array of leases, streamed a few hundred at a time with the same text as
+// ok(array) would give, so that tens of thousands of leases never become one JSON tree
+// or one string. When the last piece is out, the snapshot is freed and the heap trimmed:
+// a listing leaves the daemon's resident memory where it was.
+Response leaseList(std::vector<LeaseInfo> leases, std::optional<Mac> only) {
+  struct State {
+    std::vector<LeaseInfo> leases;
+    std::optional<Mac> only;
+    size_t next = 0;
+    bool any = false;
+  };
+  auto st = std::make_shared<State>(State{std::move(leases), only});
+  Response r;
+  r.stream = api::pullStream([st](std::string& out) {
+    constexpr size_t kPerPiece = 256;
+    if (st->next == 0 && !st->any) out += '[';
+    const size_t end = std::min(st->leases.size(), st->next + kPerPiece);
+    for (; st->next < end; ++st->next) {
+      const LeaseInfo& l = st->leases[st->next];
+      if (st->only && l.mac != *st->only) continue;
+      out += st->any ? ",\n  " : "\n  ";
+      st->any = true;
+      // One small object at a time, indented as one element of a 2-space array.
+      const std::string obj = api::jsonText(toJson(l), 2);
+      for (char c : obj) {
+        out += c;
+        if (c == '\n') out += "  ";
+      }
+    }
+    if (st->next < st->leases.size()) return true;
+    out += st->any ? "\n]\n" : "]\n";
+    st->leases = {};
+    malloc_trim(0);
+    return false;
+  });
+  return r;
+}
 
 std::string joined(const std::vector<std::string>& names) {
   std::string out;
@@ -333,11 +375,7 @@ api::Router makeApiRouter(Manager& m) {
           }
           auto leases = m.leases(p.at("name"));
           if (!leases) return fail(leases.error());
-          json arr = json::array();
-          for (const auto& l : *leases) {
-            if (!only || l.mac == *only) arr.push_back(toJson(l));
-          }
-          return ok(arr);
+          return leaseList(std::move(*leases), only);
         }));
   r.add("GET", "/v1/networks/{name}/stats", takingQuery({}, [&m](const Request&, const Params& p) {
           auto c = m.counters(p.at("name"));
@@ -345,6 +383,27 @@ api::Router makeApiRouter(Manager& m) {
           json dhcp = json::object();
           for (const auto& [key, value] : c->dhcp) dhcp[key] = value;
           return ok(json{{"name", p.at("name")}, {"dhcp", dhcp}});
+        }));
+  r.add("GET", "/v1/networks/{name}/rules",
+        takingQuery({}, [&m](const Request&, const Params& p) {
+          auto st = m.status(p.at("name"));
+          if (!st) return fail(st.error());
+          if (!st->active) {
+            return fail(Error::conflict("network '" + p.at("name") + "' is not active: it has no rules"));
+          }
+          auto net = m.definition(p.at("name"), false);
+          if (!net) return fail(net.error());
+          auto listing = m.firewallListing();
+          if (!listing) return fail(listing.error());
+          json rules = json::array();
+          for (const auto& v : kernel::nft::rulesUsedBy(*listing, **net)) {
+            rules.push_back({{"chain", v.chain}, {"hook", v.hook}, {"rule", v.rule}, {"comment", v.comment}});
+          }
+          json elements = json::array();
+          for (const auto& e : kernel::nft::objectsOf(**net).elements) {
+            elements.push_back({{"set", e.map}, {"key", e.key}, {"chain", e.chain}});
+          }
+          return ok(json{{"name", p.at("name")}, {"table", "inet vnet"}, {"rules", rules}, {"elements", elements}});
         }));
   r.add("POST", "/v1/networks/{name}/update",
         takingQuery({}, [&m](const Request& req, const Params& p) {

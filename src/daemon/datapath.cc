@@ -64,20 +64,18 @@ Status Datapath::preflight(const model::Network& net) {
                            " is taken by a device that is not a bridge (kind '" +
                            ((*link)->kind.empty() ? "device" : (*link)->kind) + "')");
   }
-  auto routes = links_.routes();
-  if (!routes) return std::move(routes).error().context("reading routes");
   for (size_t i = 0; i < net.ips.size(); ++i) {
     const model::IpConfig& ip = net.ips[i];
     Cidr subnet = ip.cidr().network();
+    auto routes = links_.routesOverlapping(subnet);
+    if (!routes) return std::move(routes).error().context("reading routes");
     for (const auto& r : *routes) {
-      if (r.destination.prefix == 0 || r.device == br) continue;
-      if (r.destination.overlaps(subnet)) {
-        return Error::conflict(
-            model::elementLocation("network/ip[" + std::to_string(i + 1) + "]", ip.line) + ": " +
-            subnet.toString() + " is already routed on " +
-            (r.device.empty() ? "another interface" : r.device) + " (" + r.destination.toString() +
-            ")");
-      }
+      if (r.device == br) continue;
+      return Error::conflict(
+          model::elementLocation("network/ip[" + std::to_string(i + 1) + "]", ip.line) + ": " +
+          subnet.toString() + " is already routed on " +
+          (r.device.empty() ? "another interface" : r.device) + " (" + r.destination.toString() +
+          ")");
     }
   }
   return Status::success();

@@ -70,6 +70,8 @@ class Manager {
   // Active leases of a network (empty when it runs no DHCP server).
   Result<std::vector<LeaseInfo>> leases(const std::string& name) const;
   Result<ServiceCounters> counters(const std::string& name) const;
+  // Our nftables table as `nft list table inet vnet` prints it ("" when absent).
+  Result<std::string> firewallListing() { return fw_.listTable(); }
   // `virsh net-update`: edits the live network (applied without a restart, leases kept)
   // and the persistent definition. Validation failures change nothing.
   Status update(const std::string& name, const UpdateRequest& req);

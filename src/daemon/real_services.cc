@@ -48,9 +48,12 @@ class DhcpService {
     if (!server) return std::move(server).error();
     svc->server_ = std::move(*server);
     svc->server_->setObserver([name = network, onEvent](const dhcp::LeaseEvent& e) {
-      spdlog::info("network '{}': lease {} {} to {}{}", name, eventName(e.kind),
-                   e.lease.ip.toString(), e.lease.mac.toString(),
-                   e.lease.hostname.empty() ? "" : " (" + e.lease.hostname + ")");
+      // The arguments cost allocations: build them only when the line is logged.
+      if (spdlog::should_log(spdlog::level::info)) {
+        spdlog::info("network '{}': lease {} {} to {}{}", name, eventName(e.kind),
+                     e.lease.ip.toString(), e.lease.mac.toString(),
+                     e.lease.hostname.empty() ? "" : " (" + e.lease.hostname + ")");
+      }
       onEvent(e);
     });
     dhcp::TransportOptions opts;
@@ -81,7 +84,9 @@ class DhcpService {
   std::vector<LeaseInfo> leases() const {
     std::vector<LeaseInfo> out;
     int64_t now = dhcp::systemClock()();
-    for (const auto& l : server_->leases()) {
+    const std::vector<dhcp::Lease> all = server_->leases();
+    out.reserve(all.size());  // one allocation: the list may hold tens of thousands
+    for (const auto& l : all) {
       if (l.state != dhcp::LeaseState::kActive) continue;
       if (l.expiry != 0 && l.expiry <= now) continue;
       out.push_back(LeaseInfo{l.ip, prefix_, l.mac, l.hostname, formatClientId(l.client_id),

@@ -65,6 +65,9 @@ Error sqliteError(sqlite3* db, std::string_view what) {
   return Error(std::string(what) + ": " + sqlite3_errmsg(db));
 }
 
+// Page cache per connection, in KiB (SQLite's default is 2,000).
+constexpr int kCacheKiB = 512;
+
 constexpr const char* kSchema =
     "CREATE TABLE IF NOT EXISTS dhcp_leases ("
     "  scope TEXT NOT NULL,"
@@ -133,7 +136,12 @@ Result<std::unique_ptr<SqliteLeaseStore>> SqliteLeaseStore::open(const std::stri
   }
   // Another store (another network) may hold the write lock for one commit.
   sqlite3_busy_timeout(impl->db, 5000);
-  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", kSchema}) {
+  // Durability contract: WAL with synchronous=FULL (see lease_store.h). Memory: a page cache
+  // of at most kCacheKiB per connection and no memory-mapped I/O, whatever the lease count
+  // (the server keeps its own index; SQLite is written, and read only at start).
+  const std::string cache = "PRAGMA cache_size=-" + std::to_string(kCacheKiB);
+  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", cache.c_str(),
+                          "PRAGMA mmap_size=0", kSchema}) {
     if (Status s = impl->exec(sql); !s.ok()) return std::move(s).error().context(ctx);
   }
   struct {
@@ -202,12 +210,18 @@ void SqliteLeaseStore::stageErase(Ipv4 ip) {
 
 Status SqliteLeaseStore::commit() {
   if (staged_.empty()) return Status::success();
-  std::vector<Op> ops = std::exchange(staged_, {});
-  const std::string ctx = "committing leases of " + scope_;
+  // The batch moves to a kept buffer (capacity reused from batch to batch) and leaves it
+  // empty whatever happens.
+  committing_.swap(staged_);
+  struct Clear {
+    std::vector<Op>& ops;
+    ~Clear() { ops.clear(); }
+  } clear{committing_};
+  const auto ctx = [this] { return "committing leases of " + scope_; };
   if (Status s = impl_->step(impl_->begin.get(), "BEGIN"); !s.ok()) {
-    return std::move(s).error().context(ctx);
+    return std::move(s).error().context(ctx());
   }
-  for (const Op& op : ops) {
+  for (const Op& op : committing_) {
     sqlite3_stmt* s = op.erase ? impl_->erase.get() : impl_->upsert.get();
     sqlite3_bind_text(s, 1, scope_.data(), int(scope_.size()), SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, op.lease.ip.toUint());
@@ -224,12 +238,12 @@ Status SqliteLeaseStore::commit() {
     }
     if (Status st = impl_->step(s, op.erase ? "DELETE" : "INSERT"); !st.ok()) {
       (void)impl_->step(impl_->rollback.get(), "ROLLBACK");
-      return std::move(st).error().context(ctx);
+      return std::move(st).error().context(ctx());
     }
   }
   if (Status s = impl_->step(impl_->commit.get(), "COMMIT"); !s.ok()) {
     (void)impl_->step(impl_->rollback.get(), "ROLLBACK");
-    return std::move(s).error().context(ctx);
+    return std::move(s).error().context(ctx());
   }
   return Status::success();
 }

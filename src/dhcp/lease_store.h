@@ -114,6 +114,7 @@ class SqliteLeaseStore final : public LeaseStore {
   std::unique_ptr<Impl> impl_;
   std::string scope_;
   std::vector<Op> staged_;
+  std::vector<Op> committing_;  // the batch commit() is writing; kept for its capacity
 };
 
 }  // namespace vnet::dhcp

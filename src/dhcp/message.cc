@@ -281,13 +281,13 @@ void Message::setU16(uint8_t code, uint16_t v) {
 
 // ---- parse / serialize ----
 
-Result<Message> parse(std::span<const uint8_t> bytes) {
+Status parseInto(std::span<const uint8_t> bytes, Message& m) {
   if (bytes.size() < kMinMessageSize) {
     return Error::invalid("message of " + std::to_string(bytes.size()) +
                           " bytes is shorter than 240");
   }
   ByteReader r(bytes);
-  Message m;
+  m.options.clear();
   m.op = r.u8();
   m.htype = r.u8();
   m.hlen = r.u8();
@@ -314,8 +314,10 @@ Result<Message> parse(std::span<const uint8_t> bytes) {
   if (m.htype == 1 && m.hlen != 6) return Error::invalid("Ethernet htype with hlen != 6");
   if (cookie != kMagicCookie) return Error::invalid("bad magic cookie");
 
-  std::vector<Fragment> frags;
-  frags.reserve(24);
+  // Scratch kept per thread so that parsing does not allocate in the steady state.
+  thread_local std::vector<Fragment> frags;
+  thread_local std::vector<int32_t> next;
+  frags.clear();
   uint8_t overload = 0;
   VNET_TRY(scanOptions(bytes.subspan(kMinMessageSize), kMinMessageSize, true, frags, &overload));
   // RFC 2131 §4.1: options field first, then 'file', then 'sname'.
@@ -335,7 +337,7 @@ Result<Message> parse(std::span<const uint8_t> bytes) {
   std::array<int32_t, 256> head;
   std::array<int32_t, 256> tail;
   head.fill(-1);
-  std::vector<int32_t> next(frags.size(), -1);
+  next.assign(frags.size(), -1);
   std::array<uint8_t, 256> order;
   size_t codes = 0;
   size_t total = 0;
@@ -358,6 +360,12 @@ Result<Message> parse(std::span<const uint8_t> bytes) {
       m.options.append(c, bytes.subspan(frags[size_t(i)].offset, frags[size_t(i)].length));
     }
   }
+  return Status::success();
+}
+
+Result<Message> parse(std::span<const uint8_t> bytes) {
+  Message m;
+  VNET_TRY(parseInto(bytes, m));
   return m;
 }
 

@@ -127,6 +127,9 @@ struct Message {
 // a malformed option 52. A missing END option is tolerated. Option 52 is honoured only in
 // the options field (options in file/sname cannot overload again: no loops).
 Result<Message> parse(std::span<const uint8_t> bytes);
+// Same, into out, reusing its option buffers (no allocation in the steady state). On error
+// out is unspecified.
+Status parseInto(std::span<const uint8_t> bytes, Message& out);
 
 // Encodes m. max_message_size is the largest DHCP message the peer accepts as defined by
 // RFC 2132 §9.10 (an IP datagram, headers included); values below 576 are raised to 576.

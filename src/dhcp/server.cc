@@ -192,20 +192,13 @@ struct Server::Prepared {
   }
 };
 
-struct Server::Binding {
-  enum class State { kOffered, kActive, kDeclined };
-  State state = State::kOffered;
-  Lease lease;        // lease.expiry uses the store's convention (0 = infinite)
-  std::string key;    // the owning client; empty when declined
-  int64_t until = 0;  // absolute end of the offer, lease or quarantine; kForever if infinite
-};
-
 struct Server::Request {
   const Message& msg;
   MessageType type;
   std::string key;
   const StaticHost* host;
   int64_t now;
+  Reply& out;  // the reply being built (its buffer is reused)
 };
 
 Server::Server(LeaseStore& store, Clock clock) : store_(store), clock_(std::move(clock)) {}
@@ -217,21 +210,37 @@ Result<std::unique_ptr<Server>> Server::create(ServerConfig config, LeaseStore& 
   VNET_TRY(s->applyConfig(std::move(config)));
   auto leases = store.load();
   if (!leases.ok()) return std::move(leases).error().context("loading leases");
-  for (Lease& l : *leases) {
-    Binding b;
-    b.until = l.expiry == 0 ? kForever : l.expiry;
-    if (l.state == LeaseState::kDeclined) {
-      b.state = Binding::State::kDeclined;
-    } else {
-      b.state = Binding::State::kActive;
-      b.key = leaseKey(l);
-      s->by_client_[b.key] = l.ip;
-    }
-    b.lease = std::move(l);
-    const Ipv4 ip = b.lease.ip;
-    s->bindings_[ip] = std::move(b);
-  }
+  s->rebuild(*leases);
   return s;
+}
+
+void Server::rebuild(const std::vector<Lease>& leases) {
+  table_.clear();
+  for (const Lease& l : leases) {
+    if (table_.find(l.ip) != LeaseTable::kNone) continue;  // the primary key forbids it
+    const int64_t until = l.expiry == 0 ? kForever : l.expiry;
+    if (l.state == LeaseState::kDeclined) {
+      table_.insert(l.ip, LeaseTable::State::kDeclined, {}, l.mac, until);
+    } else {
+      const LeaseTable::Ref r =
+          table_.insert(l.ip, LeaseTable::State::kActive, leaseKey(l), l.mac, until);
+      table_.setHostname(r, l.hostname);
+      table_.setCurrent(r);
+    }
+  }
+}
+
+Lease Server::leaseAt(LeaseTable::Ref r) const {
+  Lease l;
+  l.ip = table_.ip(r);
+  l.mac = table_.mac(r);
+  l.client_id = table_.clientId(r);
+  l.hostname.assign(table_.hostname(r));
+  const auto st = table_.state(r);
+  const int64_t until = table_.until(r);
+  l.expiry = st == LeaseTable::State::kOffered || until == kForever ? 0 : until;
+  l.state = st == LeaseTable::State::kDeclined ? LeaseState::kDeclined : LeaseState::kActive;
+  return l;
 }
 
 Status Server::reconfigure(ServerConfig config) {
@@ -309,49 +318,31 @@ Status Server::applyConfig(ServerConfig config) {
 
 // ---- bookkeeping ----
 
-Server::Binding* Server::bindingAt(Ipv4 ip) {
-  auto it = bindings_.find(ip);
-  return it == bindings_.end() ? nullptr : &it->second;
-}
-
-void Server::dropBinding(Ipv4 ip) {
-  auto it = bindings_.find(ip);
-  if (it == bindings_.end()) return;
-  if (!it->second.key.empty()) {
-    auto c = by_client_.find(it->second.key);
-    if (c != by_client_.end() && c->second == ip) by_client_.erase(c);
-  }
-  bindings_.erase(it);
-}
-
 void Server::reclaimIfExpired(Ipv4 ip, int64_t now) {
-  Binding* b = bindingAt(ip);
-  if (!b || b->until > now) return;
-  if (b->state == Binding::State::kActive) {
+  const LeaseTable::Ref r = table_.find(ip);
+  if (r == LeaseTable::kNone || table_.until(r) > now) return;
+  const auto st = table_.state(r);
+  if (st == LeaseTable::State::kActive) {
     ++stats_.expired;
-    emit(LeaseEvent::Kind::kExpired, b->lease);
+    emit(LeaseEvent::Kind::kExpired, leaseAt(r));
   }
-  if (b->state != Binding::State::kOffered) store_.stageErase(ip);
-  dropBinding(ip);
+  if (st != LeaseTable::State::kOffered) store_.stageErase(ip);
+  table_.erase(r);
 }
 
 size_t Server::expire(int64_t now) {
   std::vector<Ipv4> due;
-  for (const auto& [ip, b] : bindings_) {
-    if (b.until <= now) due.push_back(ip);
-  }
+  table_.forEach([&](LeaseTable::Ref r) {
+    if (table_.until(r) <= now) due.push_back(table_.ip(r));
+  });
   std::sort(due.begin(), due.end());
   const uint64_t before = stats_.expired;
   for (Ipv4 ip : due) reclaimIfExpired(ip, now);
   return size_t(stats_.expired - before);
 }
 
-void Server::stageLease(const Binding& b) {
-  store_.stage(b.lease);
-}
-
 void Server::emit(LeaseEvent::Kind kind, const Lease& lease) {
-  pending_events_.push_back(LeaseEvent{kind, lease});
+  if (observer_) pending_events_.push_back(LeaseEvent{kind, lease});
 }
 
 Status Server::commit() {
@@ -362,40 +353,36 @@ Status Server::commit() {
     // Memory is ahead of the store now: rebuild it from what is durable. Offers are lost,
     // which only costs the affected clients a retransmission.
     auto leases = store_.load();
-    if (leases.ok()) {
-      bindings_.clear();
-      by_client_.clear();
-      for (Lease& l : *leases) {
-        Binding b;
-        b.until = l.expiry == 0 ? kForever : l.expiry;
-        if (l.state == LeaseState::kDeclined) {
-          b.state = Binding::State::kDeclined;
-        } else {
-          b.state = Binding::State::kActive;
-          b.key = leaseKey(l);
-          by_client_[b.key] = l.ip;
-        }
-        b.lease = std::move(l);
-        const Ipv4 ip = b.lease.ip;
-        bindings_[ip] = std::move(b);
-      }
-    }
+    if (leases.ok()) rebuild(*leases);
     return s;
   }
-  std::vector<LeaseEvent> events = std::exchange(pending_events_, {});
-  if (observer_) {
-    for (const auto& e : events) observer_(e);
-  }
+  if (pending_events_.empty()) return s;
+  // Swapped with a kept buffer, so that delivering events allocates nothing in the steady
+  // state; an observer may not call back into the server.
+  delivering_.swap(pending_events_);
+  for (const auto& e : delivering_) observer_(e);
+  delivering_.clear();
   return s;
 }
 
 std::vector<Lease> Server::leases() const {
+  std::vector<LeaseTable::Ref> active;
+  table_.forEach([&](LeaseTable::Ref r) {
+    if (table_.state(r) == LeaseTable::State::kActive) active.push_back(r);
+  });
+  std::sort(active.begin(), active.end(), [this](LeaseTable::Ref a, LeaseTable::Ref b) {
+    return table_.ip(a) < table_.ip(b);
+  });
   std::vector<Lease> out;
-  for (const auto& [ip, b] : bindings_) {
-    if (b.state == Binding::State::kActive) out.push_back(b.lease);
-  }
-  std::sort(out.begin(), out.end(), [](const Lease& a, const Lease& b) { return a.ip < b.ip; });
+  out.reserve(active.size());
+  for (LeaseTable::Ref r : active) out.push_back(leaseAt(r));
   return out;
+}
+
+size_t Server::leaseCount() const {
+  size_t n = 0;
+  table_.forEach([&](LeaseTable::Ref r) { n += table_.state(r) == LeaseTable::State::kActive; });
+  return n;
 }
 
 bool Server::inPool(Ipv4 ip) const {
@@ -407,6 +394,7 @@ bool Server::inPool(Ipv4 ip) const {
 
 const StaticHost* Server::staticHostFor(const Request& req) const {
   const auto& by_key = prepared_->host_by_key;
+  if (by_key.empty()) return nullptr;
   if (auto cid = req.msg.clientId()) {
     if (auto it = by_key.find(clientKey(*cid, 1, {})); it != by_key.end()) {
       return &config_.hosts[it->second];
@@ -440,9 +428,9 @@ bool Server::assignable(const Request& req, Ipv4 ip) {
     if (!inPool(ip)) return false;
   }
   reclaimIfExpired(ip, req.now);
-  const Binding* b = bindingAt(ip);
-  if (!b) return true;
-  return b->state != Binding::State::kDeclined && b->key == req.key;
+  const LeaseTable::Ref r = table_.find(ip);
+  if (r == LeaseTable::kNone) return true;
+  return table_.state(r) != LeaseTable::State::kDeclined && table_.ownedBy(r, req.key);
 }
 
 // Address choice (RFC 2131 §4.3.1): the static reservation; else the client's current offer
@@ -454,8 +442,8 @@ std::optional<Ipv4> Server::chooseAddress(const Request& req) {
     if (assignable(req, req.host->ip)) return req.host->ip;
     return std::nullopt;
   }
-  if (auto it = by_client_.find(req.key); it != by_client_.end()) {
-    const Ipv4 current = it->second;  // assignable() may reclaim it and invalidate it
+  if (const LeaseTable::Ref r = table_.findClient(req.key); r != LeaseTable::kNone) {
+    const Ipv4 current = table_.ip(r);  // assignable() may reclaim it and invalidate r
     if (assignable(req, current)) return current;
   }
   if (auto want = req.msg.requestedIp(); want && assignable(req, *want)) return *want;
@@ -471,20 +459,29 @@ std::optional<Ipv4> Server::chooseAddress(const Request& req) {
 
 // ---- replies ----
 
-Reply Server::makeReply(Request& req, MessageType type, Ipv4 yiaddr, uint32_t lease_seconds,
-                        const StaticHost* host) {
+bool Server::makeReply(Request& req, MessageType type, Ipv4 yiaddr, uint32_t lease_seconds,
+                       const StaticHost* host) {
   const Message& in = req.msg;
   const Prepared& p = *prepared_;
   const bool nak = type == MessageType::kNak;
   const bool inform = req.type == MessageType::kInform;
-  Message out;
+  // A kept message, so that its option buffers are reused from reply to reply.
+  Message& out = reply_msg_;
   out.op = kBootReply;
   out.htype = in.htype;
   out.hlen = in.hlen;
+  out.hops = 0;
   out.xid = in.xid;
+  out.secs = 0;
   out.flags = in.flags;
+  out.ciaddr = Ipv4();
+  out.yiaddr = Ipv4();
+  out.siaddr = Ipv4();
   out.giaddr = in.giaddr;
   out.chaddr = in.chaddr;
+  out.sname.fill(0);
+  out.file.fill(0);
+  out.options.clear();
   // RFC 2131 §4.3.1 Table 3.
   if (!nak) {
     if (type == MessageType::kAck) out.ciaddr = in.ciaddr;
@@ -529,8 +526,10 @@ Reply Server::makeReply(Request& req, MessageType type, Ipv4 yiaddr, uint32_t le
   // RFC 6842 §3: echo the client identifier unaltered.
   if (auto cid = in.options.get(opt::kClientId)) out.options.set(opt::kClientId, *cid);
 
-  Reply reply;
+  Reply& reply = req.out;
   reply.type = type;
+  reply.requires_commit = false;
+  reply.destination = Destination{};
   serializeInto(out, in.maxMessageSize().value_or(kMinMaxMessageSize), reply.bytes);
   // RFC 2131 §4.1 (giaddr is zero: relayed requests were dropped before):
   //  - NAK: broadcast;
@@ -550,80 +549,91 @@ Reply Server::makeReply(Request& req, MessageType type, Ipv4 yiaddr, uint32_t le
     d.ip = yiaddr;
     d.mac = in.mac();
   }
-  return reply;
+  return true;
 }
 
-Reply Server::nak(Request& req, const char* /*why*/) {
+bool Server::nak(Request& req, const char* /*why*/) {
   ++stats_.naks;
   return makeReply(req, MessageType::kNak, Ipv4(), 0, nullptr);
 }
 
-Reply Server::ack(Request& req, Ipv4 ip, bool renewal) {
+bool Server::ack(Request& req, Ipv4 ip, bool renewal) {
   const uint32_t secs = leaseSecondsFor(req.host);
-  Binding& b = bindings_[ip];
-  const bool was_ours = b.state == Binding::State::kActive && b.key == req.key;
+  // assignable(req, ip) held: the record at ip is absent or this client's.
+  LeaseTable::Ref r = table_.find(ip);
+  const bool was_ours = r != LeaseTable::kNone &&
+                        table_.state(r) == LeaseTable::State::kActive &&
+                        table_.ownedBy(r, req.key);
   // A client switching address gives up its previous offer or lease.
-  if (auto it = by_client_.find(req.key); it != by_client_.end() && it->second != ip) {
-    const Ipv4 old = it->second;
-    if (Binding* ob = bindingAt(old); ob && ob->state == Binding::State::kActive) {
+  if (const LeaseTable::Ref o = table_.findClient(req.key);
+      o != LeaseTable::kNone && table_.ip(o) != ip) {
+    const Ipv4 old = table_.ip(o);
+    if (table_.state(o) == LeaseTable::State::kActive) {
       store_.stageErase(old);
-      emit(LeaseEvent::Kind::kReleased, ob->lease);
+      emit(LeaseEvent::Kind::kReleased, leaseAt(o));
     }
-    dropBinding(old);
+    table_.erase(o);
   }
-  b.state = Binding::State::kActive;
-  b.key = req.key;
-  b.until = secs == 0 ? kForever : req.now + secs;
-  b.lease.ip = ip;
-  b.lease.state = LeaseState::kActive;
-  b.lease.expiry = secs == 0 ? 0 : req.now + secs;
-  if (req.msg.isEthernet()) b.lease.mac = req.msg.mac();
-  if (auto cid = req.msg.clientId()) {
-    b.lease.client_id.assign(cid->begin(), cid->end());
+  const int64_t until = secs == 0 ? kForever : req.now + secs;
+  if (r == LeaseTable::kNone) {
+    r = table_.insert(ip, LeaseTable::State::kActive, req.key,
+                      req.msg.isEthernet() ? req.msg.mac() : Mac(), until);
   } else {
-    b.lease.client_id.clear();
+    table_.setState(r, LeaseTable::State::kActive);
+    table_.setUntil(r, until);
+    if (req.msg.isEthernet()) table_.setMac(r, req.msg.mac());
   }
-  if (std::string h = sanitizeHostname(req.msg.hostname()); !h.empty() || !renewal) {
-    b.lease.hostname = std::move(h);
+  if (const auto name = sanitizeHostname(req.msg.hostname()); !name.empty() || !renewal) {
+    table_.setHostname(r, name);
   }
-  by_client_[req.key] = ip;
-  stageLease(b);
-  emit(was_ours ? LeaseEvent::Kind::kRenewed : LeaseEvent::Kind::kGranted, b.lease);
+  table_.setCurrent(r);
+  const Lease lease = leaseAt(r);
+  store_.stage(lease);
+  emit(was_ours ? LeaseEvent::Kind::kRenewed : LeaseEvent::Kind::kGranted, lease);
   ++stats_.acks;
-  Reply r = makeReply(req, MessageType::kAck, ip, secs, req.host);
-  r.requires_commit = true;
-  return r;
+  makeReply(req, MessageType::kAck, ip, secs, req.host);
+  req.out.requires_commit = true;
+  return true;
 }
 
 // ---- message handlers ----
 
-std::optional<Reply> Server::handle(std::span<const uint8_t> packet, const RxInfo& /*rx*/) {
-  auto parsed = parse(packet);
-  if (!parsed.ok()) {
+std::optional<Reply> Server::handle(std::span<const uint8_t> packet, const RxInfo& rx) {
+  Reply reply;
+  if (!handleInto(packet, rx, reply)) return std::nullopt;
+  return reply;
+}
+
+bool Server::handleInto(std::span<const uint8_t> packet, const RxInfo& /*rx*/, Reply& out) {
+  // A kept message: parsing reuses its option buffers.
+  Message& msg = request_msg_;
+  if (!parseInto(packet, msg).ok()) {
     ++stats_.received[0];
     drop(DropReason::kMalformed);
-    return std::nullopt;
+    return false;
   }
-  const Message& msg = *parsed;
   const auto type = msg.messageType();
   ++stats_.received[type ? size_t(*type) : 0];
   if (msg.op != kBootRequest) {
     drop(DropReason::kWrongOp);
-    return std::nullopt;
+    return false;
   }
   if (!type) {
     drop(DropReason::kNoMessageType);  // BOOTP (RFC 951) clients are not served
-    return std::nullopt;
+    return false;
   }
   if (msg.giaddr != Ipv4()) {
     drop(DropReason::kRelayed);
-    return std::nullopt;
+    return false;
   }
   const auto cid = msg.clientId();
-  Request req{msg, *type,
+  Request req{msg,
+              *type,
               clientKey(cid.value_or(std::span<const uint8_t>()), msg.htype,
                         std::span<const uint8_t>(msg.chaddr).first(msg.hlen)),
-              nullptr, clock_()};
+              nullptr,
+              clock_(),
+              out};
   req.host = staticHostFor(req);
   switch (*type) {
     case MessageType::kDiscover:
@@ -642,37 +652,35 @@ std::optional<Reply> Server::handle(std::span<const uint8_t> packet, const RxInf
       break;
   }
   drop(DropReason::kUnexpectedType);
-  return std::nullopt;
+  return false;
 }
 
 // RFC 2131 §4.3.1: DHCPDISCOVER -> DHCPOFFER, reserving the address for offer_hold_seconds.
-std::optional<Reply> Server::onDiscover(Request& req) {
+bool Server::onDiscover(Request& req) {
   const auto ip = chooseAddress(req);
   if (!ip) {
     ++stats_.pool_exhausted;
-    return std::nullopt;
+    return false;
   }
   // Drop an older offer of this client at another address.
-  if (auto it = by_client_.find(req.key); it != by_client_.end() && it->second != *ip) {
-    if (Binding* old = bindingAt(it->second); old && old->state == Binding::State::kOffered) {
-      dropBinding(it->second);
-    }
+  if (const LeaseTable::Ref o = table_.findClient(req.key);
+      o != LeaseTable::kNone && table_.ip(o) != *ip &&
+      table_.state(o) == LeaseTable::State::kOffered) {
+    table_.erase(o);
   }
-  Binding& b = bindings_[*ip];
-  if (b.state != Binding::State::kActive || b.key != req.key) {
-    b.state = Binding::State::kOffered;
-    b.key = req.key;
-    b.until = req.now + config_.offer_hold_seconds;
-    b.lease = Lease{};
-    b.lease.ip = *ip;
-    b.lease.mac = req.msg.mac();
+  LeaseTable::Ref r = table_.find(*ip);
+  if (r == LeaseTable::kNone || table_.state(r) != LeaseTable::State::kActive ||
+      !table_.ownedBy(r, req.key)) {
+    if (r != LeaseTable::kNone) table_.erase(r);
+    r = table_.insert(*ip, LeaseTable::State::kOffered, req.key, req.msg.mac(),
+                      req.now + config_.offer_hold_seconds);
   }
-  by_client_[req.key] = *ip;
+  table_.setCurrent(r);
   ++stats_.offers;
   return makeReply(req, MessageType::kOffer, *ip, leaseSecondsFor(req.host), req.host);
 }
 
-std::optional<Reply> Server::onRequest(Request& req) {
+bool Server::onRequest(Request& req) {
   const Message& m = req.msg;
   const auto server_id = m.serverId();
   const auto requested = m.requestedIp();
@@ -680,19 +688,18 @@ std::optional<Reply> Server::onRequest(Request& req) {
     // RFC 2131 §4.3.2 SELECTING: the client chose the server named in option 54.
     if (*server_id != config_.server_address) {
       // It chose another server: our offer is free again.
-      if (auto it = by_client_.find(req.key); it != by_client_.end()) {
-        if (Binding* b = bindingAt(it->second); b && b->state == Binding::State::kOffered) {
-          dropBinding(it->second);
-        }
+      if (const LeaseTable::Ref o = table_.findClient(req.key);
+          o != LeaseTable::kNone && table_.state(o) == LeaseTable::State::kOffered) {
+        table_.erase(o);
       }
       drop(DropReason::kNotForUs);
-      return std::nullopt;
+      return false;
     }
     // 'requested IP address' MUST be filled in; tolerate clients that use ciaddr.
     const Ipv4 ip = requested.value_or(m.ciaddr);
     if (ip == Ipv4()) {
       drop(DropReason::kBadRequest);
-      return std::nullopt;
+      return false;
     }
     if (!assignable(req, ip)) return nak(req, "selected address not available");
     return ack(req, ip, false);
@@ -712,58 +719,58 @@ std::optional<Reply> Server::onRequest(Request& req) {
     return ack(req, m.ciaddr, true);
   }
   drop(DropReason::kBadRequest);
-  return std::nullopt;
+  return false;
 }
 
 // RFC 2131 §4.3.3: the client found the address in use. Quarantine it; no reply.
-std::optional<Reply> Server::onDecline(Request& req) {
+bool Server::onDecline(Request& req) {
   const auto server_id = req.msg.serverId();
   if (server_id && *server_id != config_.server_address) {
     drop(DropReason::kNotForUs);
-    return std::nullopt;
+    return false;
   }
   const auto ip = req.msg.requestedIp();
-  Binding* b = ip ? bindingAt(*ip) : nullptr;
-  if (!b || b->key != req.key || b->state == Binding::State::kDeclined) {
+  const LeaseTable::Ref r = ip ? table_.find(*ip) : LeaseTable::kNone;
+  if (r == LeaseTable::kNone || !table_.ownedBy(r, req.key) ||
+      table_.state(r) == LeaseTable::State::kDeclined) {
     drop(DropReason::kUnknownLease);
-    return std::nullopt;
+    return false;
   }
-  if (b->state == Binding::State::kActive) emit(LeaseEvent::Kind::kDeclined, b->lease);
-  dropBinding(*ip);
-  Binding& q = bindings_[*ip];
-  q.state = Binding::State::kDeclined;
-  q.until = req.now + config_.decline_quarantine_seconds;
-  q.lease.ip = *ip;
-  q.lease.state = LeaseState::kDeclined;
-  q.lease.expiry = q.until;
-  stageLease(q);
+  if (table_.state(r) == LeaseTable::State::kActive) {
+    emit(LeaseEvent::Kind::kDeclined, leaseAt(r));
+  }
+  table_.erase(r);
+  const LeaseTable::Ref q = table_.insert(*ip, LeaseTable::State::kDeclined, {}, Mac(),
+                                          req.now + config_.decline_quarantine_seconds);
+  store_.stage(leaseAt(q));
   ++stats_.declines;
-  return std::nullopt;
+  return false;
 }
 
 // RFC 2131 §4.3.4: the client gives its lease (ciaddr) back; no reply.
-std::optional<Reply> Server::onRelease(Request& req) {
+bool Server::onRelease(Request& req) {
   const auto server_id = req.msg.serverId();
   if (server_id && *server_id != config_.server_address) {
     drop(DropReason::kNotForUs);
-    return std::nullopt;
+    return false;
   }
   const Ipv4 ip = req.msg.ciaddr;
-  Binding* b = bindingAt(ip);
-  if (!b || b->key != req.key || b->state != Binding::State::kActive) {
+  const LeaseTable::Ref r = table_.find(ip);
+  if (r == LeaseTable::kNone || !table_.ownedBy(r, req.key) ||
+      table_.state(r) != LeaseTable::State::kActive) {
     drop(DropReason::kUnknownLease);
-    return std::nullopt;
+    return false;
   }
-  emit(LeaseEvent::Kind::kReleased, b->lease);
+  emit(LeaseEvent::Kind::kReleased, leaseAt(r));
   store_.stageErase(ip);
-  dropBinding(ip);
+  table_.erase(r);
   ++stats_.releases;
-  return std::nullopt;
+  return false;
 }
 
 // RFC 2131 §4.3.5: configuration only. DHCPACK without lease time and without yiaddr,
 // unicast to ciaddr (broadcast when the client left ciaddr empty).
-std::optional<Reply> Server::onInform(Request& req) {
+bool Server::onInform(Request& req) {
   ++stats_.acks;
   return makeReply(req, MessageType::kAck, Ipv4(), 0, req.host);
 }

@@ -24,6 +24,7 @@
 #include "base/error.h"
 #include "base/ip.h"
 #include "dhcp/lease_store.h"
+#include "dhcp/lease_table.h"
 #include "dhcp/message.h"
 
 namespace vnet::dhcp {
@@ -148,6 +149,10 @@ class Server {
   // Handles one received datagram (the UDP payload). Returns the reply to send, if any.
   // Never throws on hostile input; every dropped packet is counted in stats().
   std::optional<Reply> handle(std::span<const uint8_t> packet, const RxInfo& rx = {});
+  // Same, writing the reply into out (its buffer's capacity is reused: no allocation per
+  // packet in the steady state). Returns false when there is no reply; out is then
+  // unspecified.
+  bool handleInto(std::span<const uint8_t> packet, const RxInfo& rx, Reply& out);
   // Makes staged lease writes durable, then delivers the lease events they carry.
   Status commit();
   // Reclaims every lease whose expiry is at or before now. Returns how many; stages erasures.
@@ -161,33 +166,37 @@ class Server {
   const ServerConfig& config() const { return config_; }
   // Active leases (not offers, not quarantined addresses), in ip order.
   std::vector<Lease> leases() const;
+  // How many leases leases() would return.
+  size_t leaseCount() const;
+  // Heap bytes of the in-memory lease index (diagnostics, tests).
+  size_t indexBytes() const { return table_.memoryBytes(); }
 
  private:
-  struct Binding;
   struct Prepared;
   struct Request;
   Server(LeaseStore& store, Clock clock);
   Status applyConfig(ServerConfig config);
+  // Replaces the in-memory index with the given (committed) leases.
+  void rebuild(const std::vector<Lease>& leases);
+  Lease leaseAt(LeaseTable::Ref r) const;
 
-  std::optional<Reply> onDiscover(Request& req);
-  std::optional<Reply> onRequest(Request& req);
-  std::optional<Reply> onDecline(Request& req);
-  std::optional<Reply> onRelease(Request& req);
-  std::optional<Reply> onInform(Request& req);
+  // Each handler returns true when it wrote a reply into req.out.
+  bool onDiscover(Request& req);
+  bool onRequest(Request& req);
+  bool onDecline(Request& req);
+  bool onRelease(Request& req);
+  bool onInform(Request& req);
 
   std::optional<Ipv4> chooseAddress(const Request& req);
   bool assignable(const Request& req, Ipv4 ip);
-  Binding* bindingAt(Ipv4 ip);
-  void dropBinding(Ipv4 ip);
   void reclaimIfExpired(Ipv4 ip, int64_t now);
   bool inPool(Ipv4 ip) const;
-  Reply ack(Request& req, Ipv4 ip, bool renewal);
-  Reply nak(Request& req, const char* why);
-  Reply makeReply(Request& req, MessageType type, Ipv4 yiaddr, uint32_t lease_seconds,
-                  const StaticHost* host);
+  bool ack(Request& req, Ipv4 ip, bool renewal);
+  bool nak(Request& req, const char* why);
+  bool makeReply(Request& req, MessageType type, Ipv4 yiaddr, uint32_t lease_seconds,
+                 const StaticHost* host);
   const StaticHost* staticHostFor(const Request& req) const;
   uint32_t leaseSecondsFor(const StaticHost* host) const;
-  void stageLease(const Binding& b);
   void emit(LeaseEvent::Kind kind, const Lease& lease);
   void drop(DropReason r) { ++stats_.dropped[size_t(r)]; }
 
@@ -195,11 +204,14 @@ class Server {
   Clock clock_;
   ServerConfig config_;
   std::unique_ptr<Prepared> prepared_;
-  // Every address we track (offered, leased, quarantined), by address.
-  std::unordered_map<Ipv4, Binding> bindings_;
-  // Client key -> the address of its offer or lease.
-  std::unordered_map<std::string, Ipv4> by_client_;
+  // Every address we track (offered, leased, quarantined), by address and by client.
+  LeaseTable table_;
+  // Events of staged writes, delivered by commit(); collected only with an observer.
   std::vector<LeaseEvent> pending_events_;
+  std::vector<LeaseEvent> delivering_;
+  // Kept between packets so that their buffers are reused.
+  Message request_msg_;
+  Message reply_msg_;
   LeaseObserver observer_;
   Stats stats_;
 };

@@ -65,6 +65,7 @@ bool Cache::insert(const CacheKey& key, std::span<const uint8_t> wire, const Mes
   e.serial = serial;
 
   if (auto it = map_.find(key); it != map_.end()) {
+    ++epoch_;
     it->second->entry = std::move(e);
     lru_.splice(lru_.begin(), lru_, it->second);
     return true;
@@ -75,12 +76,13 @@ bool Cache::insert(const CacheKey& key, std::span<const uint8_t> wire, const Mes
   return true;
 }
 
-const CacheEntry* Cache::lookup(const CacheKey& key, uint32_t& elapsed) {
+const CacheEntry* Cache::lookup(const CacheKey& key, uint32_t& elapsed, Handle* handle) {
   auto it = map_.find(key);
   if (it == map_.end()) return nullptr;
   const SteadyTime now = now_();
   CacheEntry& e = it->second->entry;
   if (now >= e.expires) {
+    ++epoch_;
     lru_.erase(it->second);
     map_.erase(it);
     return nullptr;
@@ -88,10 +90,12 @@ const CacheEntry* Cache::lookup(const CacheKey& key, uint32_t& elapsed) {
   const auto age = std::chrono::duration_cast<std::chrono::seconds>(now - e.stored).count();
   elapsed = age <= 0 ? 0 : uint32_t(age);
   lru_.splice(lru_.begin(), lru_, it->second);
+  if (handle != nullptr) handle->it_ = it->second;
   return &e;
 }
 
 void Cache::flush() {
+  ++epoch_;
   map_.clear();
   lru_.clear();
 }
@@ -103,6 +107,7 @@ void Cache::setOptions(CacheOptions options) {
 
 void Cache::evictToFit(size_t entries) {
   while (map_.size() > entries && !lru_.empty()) {
+    ++epoch_;
     map_.erase(lru_.back().key);
     lru_.pop_back();
   }

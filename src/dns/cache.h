@@ -60,7 +60,18 @@ struct CacheEntry {
 };
 
 class Cache {
+ private:
+  struct Node;
+
  public:
+  // Names a live entry, so that it can be marked recently used without a lookup. Valid
+  // while epoch() stays what it was when the handle was obtained.
+  class Handle {
+   private:
+    friend class Cache;
+    std::list<Node>::iterator it_;
+  };
+
   Cache(CacheOptions options, NowFn now);
 
   // Stores a response to key. Cached: NOERROR with answers (for the smallest answer TTL),
@@ -72,8 +83,16 @@ class Cache {
               uint64_t serial = 0);
 
   // The live entry for key, or null (an expired entry is dropped). Marks it recently used.
-  // elapsed receives the whole seconds since it was stored.
-  const CacheEntry* lookup(const CacheKey& key, uint32_t& elapsed);
+  // elapsed receives the whole seconds since it was stored; handle (if given) its handle.
+  const CacheEntry* lookup(const CacheKey& key, uint32_t& elapsed, Handle* handle = nullptr);
+
+  // Marks the entry recently used, as a lookup would. REQUIRES: h is valid (see Handle).
+  void touch(const Handle& h) { lru_.splice(lru_.begin(), lru_, h.it_); }
+
+  // Changes whenever an entry is removed or replaced (expiry, eviction, flush, a new
+  // response for a cached key); adding an entry for a new key leaves it alone. Copies of an
+  // entry made under one epoch are exact while the epoch stays the same.
+  uint64_t epoch() const { return epoch_; }
 
   void flush();
   size_t size() const { return map_.size(); }
@@ -90,6 +109,7 @@ class Cache {
 
   CacheOptions options_;
   NowFn now_;
+  uint64_t epoch_ = 0;
   std::list<Node> lru_;  // front = most recently used
   std::unordered_map<CacheKey, std::list<Node>::iterator, CacheKeyHash> map_;
 };

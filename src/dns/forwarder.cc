@@ -203,6 +203,7 @@ void Forwarder::rebuildGroups() {
     }
     return false;
   };
+  ++generation_;
   groups_.clear();
   Group def;
   def.isDefault = true;
@@ -250,6 +251,11 @@ const Forwarder::Group* Forwarder::select(const Name& qname) const {
 bool Forwarder::canForward(const Name& qname) {
   maybeRefresh();
   return select(qname) != nullptr;
+}
+
+uint64_t Forwarder::generation() {
+  maybeRefresh();
+  return generation_;
 }
 
 std::vector<UpstreamServer> Forwarder::effectiveServers() {

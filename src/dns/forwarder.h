@@ -82,6 +82,7 @@ class Forwarder final : public Upstream {
 
   void resolve(const Question& q, bool dnssecOk, UpstreamCallback done) override;
   bool canForward(const Name& qname) override;
+  uint64_t generation() override;
 
   // The servers in effect (explicit ones, then resolv.conf's), after a resolv.conf check.
   std::vector<UpstreamServer> effectiveServers();
@@ -122,6 +123,7 @@ class Forwarder final : public Upstream {
   bool resolvSeen_ = false;
   std::chrono::steady_clock::time_point nextResolvCheck_{};
   std::vector<Group> groups_;
+  uint64_t generation_ = 0;  // bumped by rebuildGroups()
   std::unordered_map<CacheKey, std::shared_ptr<Query>, CacheKeyHash> inflight_;
   uint64_t serial_ = 0;
   ForwarderCounters counters_;

@@ -526,6 +526,16 @@ void writeName(ByteWriter& w, const Name& n) {
   w.bytes(n.wire());
 }
 
+void appendOptRecord(std::vector<uint8_t>& out, uint16_t udpSize, bool dnssecOk, uint16_t rcode) {
+  out.push_back(0);  // owner: root
+  appendU16(out, uint16_t(RrType::OPT));
+  appendU16(out, udpSize);
+  out.push_back(uint8_t(rcode >> 4));
+  out.push_back(0);  // version 0
+  appendU16(out, dnssecOk ? 0x8000 : 0);
+  appendU16(out, 0);  // no options
+}
+
 Result<MessageLayout> scanMessage(std::span<const uint8_t> wire, bool collectTtls) {
   ByteReader r(wire);
   MessageLayout l;

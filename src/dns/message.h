@@ -227,4 +227,8 @@ bool namesSurviveFieldRewrite(std::span<const uint8_t> wire, const MessageLayout
 // Writes a name uncompressed.
 void writeName(ByteWriter& w, const Name& n);
 
+// Appends an OPT record without options (RFC 6891 §6.1.2) advertising udpSize, with the DO
+// bit and the upper 8 bits of a 12-bit rcode. The caller counts it in ARCOUNT.
+void appendOptRecord(std::vector<uint8_t>& out, uint16_t udpSize, bool dnssecOk, uint16_t rcode);
+
 }  // namespace vnet::dns

@@ -1,8 +1,10 @@
 #include "dns/resolver.h"
-#include "base/bytes.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
+
+#include "base/bytes.h"
 
 namespace vnet::dns {
 
@@ -22,18 +24,6 @@ constexpr size_t kOptRecordSize = 11;
 
 uint16_t getU16(std::span<const uint8_t> b, size_t at) {
   return uint16_t((b[at] << 8) | b[at + 1]);
-}
-
-// An OPT record advertising our payload size (RFC 6891 §6.1.2); rcode > 15 puts its upper
-// bits in the extended-rcode octet.
-void putOpt(std::vector<uint8_t>& out, uint16_t udpSize, bool dnssecOk, uint16_t rcode) {
-  out.push_back(0);
-  appendU16(out, uint16_t(RrType::OPT));
-  appendU16(out, udpSize);
-  out.push_back(uint8_t(rcode >> 4));
-  out.push_back(0);  // version 0
-  appendU16(out, dnssecOk ? 0x8000 : 0);
-  appendU16(out, 0);
 }
 
 // A stored upstream response (fresh or cached) seen as bytes plus where its TTLs and OPT are.
@@ -93,7 +83,7 @@ std::vector<uint8_t> questionOnlyReply(const ClientQuery& q, uint16_t flags, uin
   r.insert(r.end(), q.question.name.wire().begin(), q.question.name.wire().end());
   appendU16(r, uint16_t(q.question.type));
   appendU16(r, q.question.qclass);
-  if (q.edns) putOpt(r, ourUdpSize, q.dnssecOk, 0);
+  if (q.edns) appendOptRecord(r, ourUdpSize, q.dnssecOk, 0);
   return r;
 }
 
@@ -106,9 +96,10 @@ uint16_t forwardedFlags(const ClientQuery& q, uint16_t upstreamFlags) {
 
 // An upstream response (fresh, or cached `elapsed` seconds ago) rewritten for one client:
 // its ID, its flags, its spelling of the question, TTLs counted down, OPT present exactly
-// when the client sent one (RFC 6891 §7), and truncated to the client's size.
+// when the client sent one (RFC 6891 §7), and truncated to maxSize. nameCopied (if given)
+// tells whether the client's spelling of the question name was put in.
 std::vector<uint8_t> buildAnswer(const ClientQuery& q, const WireAnswer& a, uint32_t elapsed,
-                                 uint16_t ourUdpSize) {
+                                 uint16_t ourUdpSize, size_t maxSize, bool* nameCopied = nullptr) {
   const uint16_t flags = forwardedFlags(q, getU16(a.wire, 2));
   std::vector<uint8_t> r;
   r.reserve(a.wire.size() + kOptRecordSize);
@@ -116,10 +107,10 @@ std::vector<uint8_t> buildAnswer(const ClientQuery& q, const WireAnswer& a, uint
   storeU16(r, 0, q.id);
   storeU16(r, 2, flags);
   const std::span<const uint8_t> qn = q.question.name.wire();
-  if (getU16(a.wire, 4) == 1 && a.wire.size() >= kHeaderSize + qn.size() &&
-      wireNamesEqual(a.wire.subspan(kHeaderSize, qn.size()), qn)) {
-    std::memcpy(r.data() + kHeaderSize, qn.data(), qn.size());
-  }
+  const bool copyName = getU16(a.wire, 4) == 1 && a.wire.size() >= kHeaderSize + qn.size() &&
+                        wireNamesEqual(a.wire.subspan(kHeaderSize, qn.size()), qn);
+  if (copyName) std::memcpy(r.data() + kHeaderSize, qn.data(), qn.size());
+  if (nameCopied != nullptr) *nameCopied = copyName;
   for (uint32_t off : a.ttlOffsets) {
     const uint32_t t = (uint32_t{r[off]} << 24) | (uint32_t{r[off + 1]} << 16) |
                        (uint32_t{r[off + 2]} << 8) | r[off + 3];
@@ -134,7 +125,7 @@ std::vector<uint8_t> buildAnswer(const ClientQuery& q, const WireAnswer& a, uint
     if (a.hasOpt) {
       storeU16(r, a.optOffset + 3, ourUdpSize);  // OPT CLASS: our payload size
     } else {
-      putOpt(r, ourUdpSize, q.dnssecOk, 0);
+      appendOptRecord(r, ourUdpSize, q.dnssecOk, 0);
       ++arcount;
     }
   } else if (a.hasOpt && a.optIsLast) {
@@ -142,7 +133,7 @@ std::vector<uint8_t> buildAnswer(const ClientQuery& q, const WireAnswer& a, uint
     --arcount;
   }
   storeU16(r, 10, arcount);
-  if (r.size() > q.maxSize) {
+  if (r.size() > maxSize) {
     // RFC 2181 §9: too big for this client's UDP; TC asks it to come back over TCP.
     return questionOnlyReply(q, uint16_t(flags | kFlagTc), ourUdpSize);
   }
@@ -159,35 +150,93 @@ Status Resolver::configure(const ResolverConfig& cfg) {
   config_ = cfg;
   cache_.setOptions(cfg.cache);
   limiter_.setLimit(cfg.rateLimit);
+  // Remembered replies may depend on any of it (flags, sizes, forwarding).
+  answers_.clear();
+  answers_.setMaxEntries(cfg.answerCacheEntries);
   return Status::success();
 }
 
 Resolver::Outcome Resolver::handle(std::span<const uint8_t> query, const IpAddress& client,
                                    Transport transport, ReplyFn later) {
-  ++counters_.queries;
   Outcome out;
+  out.kind = handle(query, client, transport, out.reply, [&later] { return std::move(later); });
+  return out;
+}
+
+Resolver::Outcome::Kind Resolver::handle(std::span<const uint8_t> query, const IpAddress& client,
+                                         Transport transport, std::vector<uint8_t>& reply,
+                                         const MakeReplyFn& makeLater) {
+  ++counters_.queries;
+  reply.clear();
   // Not a query: nothing to answer (answering responses invites reflection loops).
   if (query.size() < kHeaderSize || (getU16(query, 2) & kFlagQr) != 0) {
     ++counters_.dropped;
-    return out;
+    return Outcome::Kind::Drop;
   }
-  if (!limiter_.allow(client, now_())) {
+  const SteadyTime now = now_();
+  if (!limiter_.allow(client, now)) {
     ++counters_.rateLimited;
-    return out;
+    return Outcome::Kind::Drop;
   }
+  SimpleQuery simple;
+  const bool isSimple = parseSimpleQuery(query, simple);
+  if (isSimple && replay(query, simple, client, transport, now, reply)) {
+    return Outcome::Kind::Reply;
+  }
+  return handleFully(query, isSimple ? &simple : nullptr, client, transport, reply, makeLater);
+}
+
+size_t Resolver::maxReplySize(Transport transport, bool edns, uint16_t ednsUdpSize) const {
+  if (transport == Transport::Tcp) return kMaxMessageSize;
+  if (!edns) return kClassicUdpSize;
+  // RFC 6891 §6.2.5: sizes below 512 are treated as 512.
+  return std::clamp<size_t>(ednsUdpSize, kClassicUdpSize,
+                            std::max<size_t>(config_.maxUdpSize, kClassicUdpSize));
+}
+
+bool Resolver::replay(std::span<const uint8_t> query, const SimpleQuery& q, const IpAddress& client,
+                      Transport transport, SteadyTime now, std::vector<uint8_t>& reply) {
+  if (zone_.generation() != answersZoneGeneration_) {
+    // Local answers and the choice to forward may have changed for any name.
+    answers_.clear();
+    answersZoneGeneration_ = zone_.generation();
+  }
+  if (answers_.empty() || !zone_.clientAllowed(client)) return false;
+  const AnswerTemplate* t = answers_.find(query, q, now);
+  if (t == nullptr) return false;
+  if (t->fromCache) {
+    if (t->cacheEpoch != cache_.epoch() || upstream_ == nullptr ||
+        t->upstreamGeneration != upstream_->generation()) {
+      answers_.erase(query, q);
+      return false;
+    }
+    cache_.touch(t->cacheEntry);
+    ++counters_.cacheHits;
+  } else {
+    ++counters_.localAnswers;
+  }
+  ++counters_.replayed;
+  replayAnswer(*t, query, q, now, maxReplySize(transport, q.edns, q.ednsUdpSize),
+               config_.maxUdpSize, reply);
+  return true;
+}
+
+Resolver::Outcome::Kind Resolver::handleFully(std::span<const uint8_t> query,
+                                              const SimpleQuery* simple, const IpAddress& client,
+                                              Transport transport, std::vector<uint8_t>& reply,
+                                              const MakeReplyFn& makeLater) {
   const uint16_t qflags = getU16(query, 2);
   const bool ra = config_.forwarding && upstream_ != nullptr;
   const uint16_t baseFlags =
       uint16_t(kFlagQr | (qflags & (kOpcodeMask | kFlagRd | kFlagCd)) | (ra ? kFlagRa : 0));
-  out.kind = Outcome::Kind::Reply;
 
   auto layout = scanMessage(query, /*collectTtls=*/false);
   if (!layout.ok()) {
     // RFC 1035 §4.1.1: FORMERR; the question could not be read, so only the header.
     ++counters_.formErr;
-    out.reply = startReply(query, kHeaderSize, uint16_t(baseFlags | uint16_t(Rcode::FormErr)),
-                           false, kHeaderSize);
-    return out;
+    reply = startReply(query, kHeaderSize, uint16_t(baseFlags | uint16_t(Rcode::FormErr)), false,
+                       kHeaderSize);
+    return Outcome::Kind::Reply;
   }
   const MessageLayout& l = *layout;
   const bool oneQuestion = l.qdcount == 1;
@@ -200,52 +249,41 @@ Resolver::Outcome Resolver::handle(std::span<const uint8_t> query, const IpAddre
   q.edns = l.hasEdns;
   q.dnssecOk = l.dnssecOk;
   q.adOrDo = l.header.ad || l.dnssecOk;
-  if (transport == Transport::Tcp) {
-    q.maxSize = kMaxMessageSize;
-  } else if (l.hasEdns) {
-    // RFC 6891 §6.2.5: sizes below 512 are treated as 512.
-    q.maxSize = std::clamp<size_t>(l.ednsUdpSize, kClassicUdpSize,
-                                   std::max<size_t>(config_.maxUdpSize, kClassicUdpSize));
-  }
+  q.maxSize = maxReplySize(transport, l.hasEdns, l.ednsUdpSize);
   q.question = l.question;
 
   // Negative replies: header + (question) + OPT when the client sent one.
-  auto simple = [&](Rcode rc) {
+  auto rcodeReply = [&](Rcode rc) {
     const uint16_t rcode = uint16_t(rc);
-    std::vector<uint8_t> r = startReply(query, l.questionEnd, uint16_t(baseFlags | (rcode & 0xF)),
-                                        oneQuestion, l.questionEnd + kOptRecordSize);
+    reply = startReply(query, l.questionEnd, uint16_t(baseFlags | (rcode & 0xF)), oneQuestion,
+                       l.questionEnd + kOptRecordSize);
     if (q.edns || rcode > 0xF) {
-      putOpt(r, config_.maxUdpSize, q.dnssecOk, rcode);
-      storeU16(r, 10, 1);
+      appendOptRecord(reply, config_.maxUdpSize, q.dnssecOk, rcode);
+      storeU16(reply, 10, 1);
     }
-    return r;
+    return Outcome::Kind::Reply;
   };
 
   if (!zone_.clientAllowed(client)) {
     ++counters_.refused;
-    out.reply = simple(Rcode::Refused);
-    return out;
+    return rcodeReply(Rcode::Refused);
   }
   if (l.header.opcode != uint8_t(Opcode::Query)) {
     ++counters_.notImp;
-    out.reply = simple(Rcode::NotImp);
-    return out;
+    return rcodeReply(Rcode::NotImp);
   }
   if (!oneQuestion || l.question.type == RrType::OPT) {
     ++counters_.formErr;
-    out.reply = simple(Rcode::FormErr);
-    return out;
+    return rcodeReply(Rcode::FormErr);
   }
   if (l.hasEdns && l.ednsVersion != 0) {
     ++counters_.formErr;
-    out.reply = simple(Rcode::BadVers);
-    return out;
+    return rcodeReply(Rcode::BadVers);
   }
   if (l.question.qclass != kClassIn || l.question.type == RrType::AXFR ||
       l.question.type == RrType::IXFR) {
     ++counters_.refused;
-    out.reply = simple(Rcode::Refused);
-    return out;
+    return rcodeReply(Rcode::Refused);
   }
 
   const ZoneAnswer za = zone_.lookup(l.question.name, l.question.type);
@@ -297,8 +335,14 @@ Resolver::Outcome Resolver::handle(std::span<const uint8_t> query, const IpAddre
     storeU16(r, 6, ancount);
     storeU16(r, 8, nscount);
     if (q.edns) {
-      putOpt(r, config_.maxUdpSize, q.dnssecOk, 0);
+      appendOptRecord(r, config_.maxUdpSize, q.dnssecOk, 0);
       storeU16(r, 10, 1);
+    }
+    if (simple != nullptr) {
+      // Valid until the zone or the configuration changes.
+      AnswerTemplate t;
+      t.wire = r;
+      answers_.insert(query, *simple, std::move(t));
     }
     if (r.size() > q.maxSize) {
       // RFC 2181 §9: what does not fit is dropped whole and TC tells the client to retry
@@ -306,38 +350,49 @@ Resolver::Outcome Resolver::handle(std::span<const uint8_t> query, const IpAddre
       r = startReply(query, l.questionEnd,
                      uint16_t(baseFlags | (aa ? kFlagAa : 0) | kFlagTc | rcode), true, 0);
       if (q.edns) {
-        putOpt(r, config_.maxUdpSize, q.dnssecOk, 0);
+        appendOptRecord(r, config_.maxUdpSize, q.dnssecOk, 0);
         storeU16(r, 10, 1);
       }
     }
-    out.reply = std::move(r);
-    return out;
+    reply = std::move(r);
+    return Outcome::Kind::Reply;
   }
 
   if (!config_.forwarding || upstream_ == nullptr || !upstream_->canForward(l.question.name)) {
     ++counters_.refused;
-    out.reply = simple(Rcode::Refused);
-    return out;
+    return rcodeReply(Rcode::Refused);
   }
 
   const CacheKey key{l.question.name, l.question.type, l.question.qclass, l.dnssecOk};
   uint32_t elapsed = 0;
-  if (const CacheEntry* e = cache_.lookup(key, elapsed)) {
+  Cache::Handle handle;
+  if (const CacheEntry* e = cache_.lookup(key, elapsed, &handle)) {
     ++counters_.cacheHits;
-    out.reply =
-        buildAnswer(q, WireAnswer{e->wire, e->ttlOffsets, e->hasOpt, e->optIsLast, e->optOffset},
-                    elapsed, config_.maxUdpSize);
-    return out;
+    const WireAnswer a{e->wire, e->ttlOffsets, e->hasOpt, e->optIsLast, e->optOffset};
+    if (simple != nullptr) {
+      // The reply as at the time of storing, untruncated, to be counted down on replay.
+      AnswerTemplate t;
+      t.wire = buildAnswer(q, a, 0, config_.maxUdpSize, SIZE_MAX, &t.patchName);
+      t.ttlOffsets = e->ttlOffsets;
+      t.stored = e->stored;
+      t.expires = e->expires;
+      t.fromCache = true;
+      t.cacheEntry = handle;
+      t.cacheEpoch = cache_.epoch();
+      t.upstreamGeneration = upstream_->generation();
+      answers_.insert(query, *simple, std::move(t));
+    }
+    reply = buildAnswer(q, a, elapsed, config_.maxUdpSize, q.maxSize);
+    return Outcome::Kind::Reply;
   }
 
   ++counters_.forwarded;
-  out.kind = Outcome::Kind::Pending;
   upstream_->resolve(
       l.question, l.dnssecOk,
-      [this, q, later = std::move(later)](const Result<std::shared_ptr<const UpstreamAnswer>>& r) {
+      [this, q, later = makeLater()](const Result<std::shared_ptr<const UpstreamAnswer>>& r) {
         finishForward(q, r, later);
       });
-  return out;
+  return Outcome::Kind::Pending;
 }
 
 void Resolver::finishForward(const ClientQuery& q,
@@ -360,7 +415,7 @@ void Resolver::finishForward(const ClientQuery& q,
   later(buildAnswer(q,
                     WireAnswer{a.wire, a.layout.ttlOffsets, a.layout.hasEdns, a.layout.optIsLast,
                                a.layout.optOffset},
-                    0, config_.maxUdpSize));
+                    0, config_.maxUdpSize, q.maxSize));
 }
 
 }  // namespace vnet::dns

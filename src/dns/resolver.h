@@ -17,6 +17,13 @@
 // Replies carry an OPT record exactly when the query did (RFC 6891 §7), and UDP replies
 // that do not fit the client's size are cut to header + question with TC set.
 //
+// Fast path (answer_cache.h): after step 2, a query of the common shape from an allowed
+// client whose question and shape were answered before by step 6, 7 or 9 gets that reply
+// replayed, byte for byte what steps 3-9 would produce now. Remembered replies are dropped
+// when what they came from changes: the zone (Zone::generation()), the configuration, the
+// forwarding cache entry (Cache::epoch(), and its expiry), the upstream servers
+// (Upstream::generation()).
+//
 // Not thread-safe; one event-loop thread.
 #pragma once
 
@@ -28,6 +35,7 @@
 
 #include "base/error.h"
 #include "base/ip.h"
+#include "dns/answer_cache.h"
 #include "dns/cache.h"
 #include "dns/message.h"
 #include "dns/rate_limiter.h"
@@ -59,6 +67,9 @@ class Upstream {
   virtual void resolve(const Question& q, bool dnssecOk, UpstreamCallback done) = 0;
   // True when some upstream server would take a query for qname.
   virtual bool canForward(const Name& qname) = 0;
+  // Changes whenever canForward() may answer differently for some name (servers added or
+  // removed, resolv.conf re-read). May look for such changes first, as canForward() does.
+  virtual uint64_t generation() = 0;
 };
 
 struct ResolverConfig {
@@ -69,6 +80,8 @@ struct ResolverConfig {
   CacheOptions cache;
   // Our EDNS UDP payload size: UDP replies never exceed min(client's size, this).
   uint16_t maxUdpSize = 1232;
+  // Replies remembered for the fast path (question × query shape); 0 turns it off.
+  size_t answerCacheEntries = 4096;
 };
 
 struct ResolverCounters {
@@ -82,6 +95,7 @@ struct ResolverCounters {
   uint64_t servFail = 0;  // upstream failed or timed out on every server
   uint64_t notImp = 0;
   uint64_t dropped = 0;  // not a query (too short, QR set)
+  uint64_t replayed = 0;  // answered by the fast path (also counted in localAnswers or cacheHits)
 };
 
 enum class Transport { Udp, Tcp };
@@ -94,6 +108,8 @@ class Resolver {
  public:
   // Called once with the reply of a Pending query.
   using ReplyFn = std::function<void(std::vector<uint8_t>)>;
+  // Makes the ReplyFn of a query that goes upstream; called only then.
+  using MakeReplyFn = std::function<ReplyFn()>;
 
   struct Outcome {
     enum class Kind { Reply, Drop, Pending };
@@ -119,14 +135,29 @@ class Resolver {
   // upstream answered or failed; otherwise `later` is not used.
   Outcome handle(std::span<const uint8_t> query, const IpAddress& client, Transport transport,
                  ReplyFn later);
+  // The same for the server's hot path: the reply of Kind::Reply goes into `reply` (cleared
+  // first; replies from the fast path reuse its capacity), and makeLater is called only for
+  // Kind::Pending.
+  Outcome::Kind handle(std::span<const uint8_t> query, const IpAddress& client, Transport transport,
+                       std::vector<uint8_t>& reply, const MakeReplyFn& makeLater);
 
   Zone& zone() { return zone_; }
   const Zone& zone() const { return zone_; }
   void flushCache() { cache_.flush(); }
   size_t cacheSize() const { return cache_.size(); }
+  size_t answerCacheSize() const { return answers_.size(); }
   const ResolverCounters& counters() const { return counters_; }
 
  private:
+  // Steps 3-10. simple: the query's fast-path view, if it has the common shape.
+  Outcome::Kind handleFully(std::span<const uint8_t> query, const SimpleQuery* simple,
+                            const IpAddress& client, Transport transport,
+                            std::vector<uint8_t>& reply, const MakeReplyFn& makeLater);
+  // The fast path: true when reply holds a remembered answer.
+  bool replay(std::span<const uint8_t> query, const SimpleQuery& q, const IpAddress& client,
+              Transport transport, SteadyTime now, std::vector<uint8_t>& reply);
+  // The largest reply the client takes (RFC 6891 §6.2.5 for EDNS sizes).
+  size_t maxReplySize(Transport transport, bool edns, uint16_t ednsUdpSize) const;
   void finishForward(const detail::ClientQuery& q,
                      const Result<std::shared_ptr<const UpstreamAnswer>>& r, const ReplyFn& later);
 
@@ -135,6 +166,8 @@ class Resolver {
   ResolverConfig config_;
   Zone zone_;
   Cache cache_;
+  AnswerCache answers_;
+  uint64_t answersZoneGeneration_ = 0;  // the zone generation answers_ was filled under
   RateLimiter limiter_;
   ResolverCounters counters_;
 };

@@ -7,9 +7,11 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <cstring>
 #include <deque>
 
 namespace vnet::dns {
@@ -21,12 +23,53 @@ using asio::ip::udp;
 namespace {
 
 constexpr size_t kUdpBufferSize = 65535;
+// Datagrams per recvmmsg/sendmmsg, and batches per readiness event before other handlers
+// get a turn.
+constexpr size_t kUdpBatch = 32;
+constexpr size_t kUdpBatchesPerTurn = 8;
+
+// One batch's buffers. A batch is handled to its end (the resolver never calls back into the
+// server from handle()) before the next starts, so one set per thread serves every listener.
+struct UdpBatch {
+  // The slots are left uninitialized: a page is touched only when a datagram lands in it.
+  UdpBatch() : in(new uint8_t[kUdpBatch * kUdpBufferSize]) {}
+  uint8_t* slot(size_t i) { return in.get() + i * kUdpBufferSize; }
+
+  std::unique_ptr<uint8_t[]> in;
+  std::array<sockaddr_storage, kUdpBatch> peers{};
+  std::array<iovec, kUdpBatch> inIov{};
+  std::array<mmsghdr, kUdpBatch> inMsgs{};
+  std::array<std::vector<uint8_t>, kUdpBatch> replies;  // capacity kept between batches
+  std::array<iovec, kUdpBatch> outIov{};
+  std::array<mmsghdr, kUdpBatch> outMsgs{};
+};
+
+UdpBatch& threadUdpBatch() {
+  static thread_local UdpBatch batch;
+  return batch;
+}
 
 asio::ip::address toAsio(const IpAddress& a) {
   if (a.isV4()) return asio::ip::address_v4(a.v4().toUint());
   asio::ip::address_v6::bytes_type b;
   std::copy(a.v6().bytes().begin(), a.v6().bytes().end(), b.begin());
   return asio::ip::address_v6(b);
+}
+
+IpAddress fromSockaddr(const sockaddr_storage& ss) {
+  if (ss.ss_family == AF_INET) {
+    sockaddr_in in;
+    std::memcpy(&in, &ss, sizeof in);
+    return Ipv4(ntohl(in.sin_addr.s_addr));
+  }
+  sockaddr_in6 in6;
+  std::memcpy(&in6, &ss, sizeof in6);
+  Ipv6::Bytes b;
+  std::memcpy(b.data(), &in6.sin6_addr, b.size());
+  if (IN6_IS_ADDR_V4MAPPED(&in6.sin6_addr)) {
+    return Ipv4((uint32_t{b[12]} << 24) | (uint32_t{b[13]} << 16) | (uint32_t{b[14]} << 8) | b[15]);
+  }
+  return Ipv6(b);
 }
 
 IpAddress fromAsio(const asio::ip::address& a) {
@@ -58,23 +101,19 @@ bool sameAddresses(const ServerConfig& a, const ServerConfig& b) {
 
 }  // namespace
 
+// A UDP listener waits for readiness and then drains its socket in batches (recvmmsg, one
+// sendmmsg per batch for the replies ready at once), instead of one receive per datagram.
 struct Server::UdpListener : std::enable_shared_from_this<UdpListener> {
-  explicit UdpListener(asio::io_context& io) : socket(io), buf(kUdpBufferSize) {}
+  explicit UdpListener(asio::io_context& io) : socket(io) {}
   Server* owner = nullptr;
-  udp::socket socket;
-  std::vector<uint8_t> buf;
-  udp::endpoint peer;
+  udp::socket socket;  // non-blocking
 
-  void receive() {
-    socket.async_receive_from(
-        asio::buffer(buf), peer,
-        [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
-          if (self->owner == nullptr || ec == asio::error::operation_aborted) {
-            return;
-          }
-          if (!ec) self->owner->onUdp(self, n);
-          if (self->owner != nullptr) self->receive();
-        });
+  void wait() {
+    socket.async_wait(udp::socket::wait_read,
+                      [self = shared_from_this()](const boost::system::error_code& ec) {
+                        if (self->owner == nullptr || ec == asio::error::operation_aborted) return;
+                        self->owner->drainUdp(self);
+                      });
   }
 };
 
@@ -253,7 +292,7 @@ Result<Server::Listeners> Server::bindAll(const std::vector<IpAddress>& addresse
 void Server::start(Listeners& l) {
   for (auto& u : l.udp) {
     u->owner = this;
-    u->receive();
+    u->wait();
   }
   for (auto& t : l.tcp) {
     t->owner = this;
@@ -343,21 +382,71 @@ ServerCounters Server::counters() const {
   return c;
 }
 
-void Server::onUdp(const std::shared_ptr<UdpListener>& l, size_t n) {
-  const IpAddress client = fromAsio(l->peer.address());
-  std::weak_ptr<UdpListener> weak = l;
-  const udp::endpoint peer = l->peer;
-  auto outcome = resolver_->handle(std::span<const uint8_t>(l->buf.data(), n), client,
-                                   Transport::Udp, [weak, peer](std::vector<uint8_t> reply) {
-                                     auto s = weak.lock();
-                                     if (!s || s->owner == nullptr) return;
-                                     boost::system::error_code ignored;
-                                     s->socket.send_to(asio::buffer(reply), peer, 0, ignored);
-                                   });
-  if (outcome.kind == Resolver::Outcome::Kind::Reply) {
-    boost::system::error_code ignored;  // a full socket buffer drops the reply, as UDP may
-    l->socket.send_to(asio::buffer(outcome.reply), peer, 0, ignored);
+void Server::drainUdp(const std::shared_ptr<UdpListener>& l) {
+  UdpBatch& b = threadUdpBatch();
+  const int fd = l->socket.native_handle();
+  bool drained = false;
+  for (size_t turn = 0; turn < kUdpBatchesPerTurn && !drained; ++turn) {
+    for (size_t i = 0; i < kUdpBatch; ++i) {
+      b.inIov[i] = iovec{b.slot(i), kUdpBufferSize};
+      msghdr& h = b.inMsgs[i].msg_hdr;
+      h = msghdr{};
+      h.msg_name = &b.peers[i];
+      h.msg_namelen = sizeof b.peers[i];
+      h.msg_iov = &b.inIov[i];
+      h.msg_iovlen = 1;
+    }
+    const int n = ::recvmmsg(fd, b.inMsgs.data(), kUdpBatch, MSG_DONTWAIT, nullptr);
+    // EAGAIN: drained (other errors: try again on the next readiness). Fewer than asked:
+    // the queue was empty too. Either way a datagram arriving from now on makes the socket
+    // ready again; waiting with datagrams still queued could stall them, as the reactor's
+    // epoll is edge-triggered.
+    if (n <= 0) {
+      drained = true;
+      break;
+    }
+    drained = size_t(n) < kUdpBatch;
+    size_t out = 0;
+    for (size_t i = 0; i < size_t(n); ++i) {
+      const std::span<const uint8_t> query(b.slot(i), b.inMsgs[i].msg_len);
+      const sockaddr_storage& peer = b.peers[i];
+      const socklen_t peerLen = b.inMsgs[i].msg_hdr.msg_namelen;
+      const auto kind = resolver_->handle(
+          query, fromSockaddr(peer), Transport::Udp, b.replies[i],
+          [&l, &peer, peerLen]() -> Resolver::ReplyFn {
+            return [weak = std::weak_ptr<UdpListener>(l), peer, peerLen](std::vector<uint8_t> r) {
+              auto s = weak.lock();
+              if (!s || s->owner == nullptr) return;
+              // A full socket buffer drops the reply, as UDP may.
+              (void)::sendto(s->socket.native_handle(), r.data(), r.size(), MSG_DONTWAIT,
+                             reinterpret_cast<const sockaddr*>(&peer), peerLen);
+            };
+          });
+      if (kind != Resolver::Outcome::Kind::Reply || b.replies[i].empty()) continue;
+      b.outIov[out] = iovec{b.replies[i].data(), b.replies[i].size()};
+      msghdr& h = b.outMsgs[out].msg_hdr;
+      h = msghdr{};
+      h.msg_name = &b.peers[i];
+      h.msg_namelen = peerLen;
+      h.msg_iov = &b.outIov[out];
+      h.msg_iovlen = 1;
+      ++out;
+    }
+    for (size_t sent = 0; sent < out;) {
+      const int r = ::sendmmsg(fd, &b.outMsgs[sent], unsigned(out - sent), MSG_DONTWAIT);
+      // A reply that cannot go (full socket buffer, ...) is dropped, as UDP may.
+      sent += r > 0 ? size_t(r) : 1;
+    }
   }
+  if (l->owner == nullptr) return;
+  if (drained) {
+    l->wait();
+    return;
+  }
+  // Still busy: go on after the handlers already waiting for their turn.
+  asio::post(io_, [self = l] {
+    if (self->owner != nullptr) self->owner->drainUdp(self);
+  });
 }
 
 void Server::onAccept(const std::shared_ptr<TcpConnection>& c) {

@@ -93,7 +93,8 @@ class Server {
   void start(Listeners& l);
   void stop(Listeners& l);
   ForwarderConfig forwarderConfigFor(const ServerConfig& c) const;
-  void onUdp(const std::shared_ptr<UdpListener>& l, size_t n);
+  // Reads and answers what l's socket has queued, in batches; then waits for readiness again.
+  void drainUdp(const std::shared_ptr<UdpListener>& l);
   void onAccept(const std::shared_ptr<TcpConnection>& c);
   void closeConnection(TcpConnection* c);
 

@@ -203,6 +203,7 @@ Status Zone::configure(const ZoneConfig& cfg) {
   config_ = cfg;
   parsed_ = std::move(p);
   dirty_ = true;
+  ++generation_;
   return Status::success();
 }
 
@@ -230,6 +231,7 @@ Status Zone::setDynamicHost(std::string_view name, Ipv4 ip) {
   if (!inserted && it->second == ip) return Status::success();
   it->second = ip;
   dirty_ = true;
+  ++generation_;
   return Status::success();
 }
 
@@ -237,13 +239,17 @@ void Zone::removeDynamicHost(std::string_view name) {
   const size_t dot = name.find('.');
   auto n = Name::parse(name.substr(0, dot));
   if (!n.ok()) return;
-  if (dynamic_.erase(n->lowered()) > 0) dirty_ = true;
+  if (dynamic_.erase(n->lowered()) > 0) {
+    dirty_ = true;
+    ++generation_;
+  }
 }
 
 void Zone::clearDynamicHosts() {
   if (dynamic_.empty()) return;
   dynamic_.clear();
   dirty_ = true;
+  ++generation_;
 }
 
 void Zone::addRecord(const Name& n, RrType type, std::vector<uint8_t> rdata) const {

@@ -119,6 +119,10 @@ class Zone {
   // with any record, records then holds all of them).
   ZoneAnswer lookup(const Name& qname, RrType qtype) const;
 
+  // Changes with every change of the zone's contents (configure, dynamic hosts added,
+  // changed or removed): answers derived under one generation are not reused under another.
+  uint64_t generation() const { return generation_; }
+
   // True when client may query (allowedClients empty or containing it).
   bool clientAllowed(const IpAddress& client) const;
 
@@ -158,6 +162,7 @@ class Zone {
   // Dynamic names (single labels, lowered) to addresses.
   std::unordered_map<Name, Ipv4, NameHash> dynamic_;
 
+  uint64_t generation_ = 0;
   // Derived lookup table, rebuilt lazily after any change.
   mutable bool dirty_ = true;
   mutable std::unordered_map<Name, std::vector<LocalRecord>, NameHash> names_;

@@ -19,6 +19,7 @@ struct LinkInfo {
   Mac mac;
   unsigned mtu = 0;
   bool up = false;     // IFF_UP
+  bool lowerUp = true; // IFF_LOWER_UP: carrier (false shows as NO-CARRIER in `ip link`)
   int masterIndex = 0; // ifindex of the bridge this link is enslaved to, 0 if none
 };
 
@@ -85,6 +86,17 @@ class Links {
 
   // Routes in the main table (all families).
   virtual Result<std::vector<RouteInfo>> routes() = 0;
+  // The routes of routes() whose destination overlaps `subnet`, default routes excepted.
+  // Implementations may answer without listing the whole table.
+  virtual Result<std::vector<RouteInfo>> routesOverlapping(const Cidr& subnet) {
+    auto all = routes();
+    if (!all) return std::move(all).error();
+    std::vector<RouteInfo> out;
+    for (auto& r : *all) {
+      if (r.destination.prefix > 0 && r.destination.overlaps(subnet)) out.push_back(std::move(r));
+    }
+    return out;
+  }
   virtual Status addRoute(const RouteInfo& route) = 0;
   virtual Status deleteRoute(const RouteInfo& route) = 0;
 

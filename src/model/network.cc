@@ -518,17 +518,17 @@ Status validate(const Network& net) {
 
 Status validateAgainst(const Network& net, const std::vector<const Network*>& others) {
   for (const Network* o : others) {
-    std::string by = " is already used by network '" + o->name + "'";
+    auto by = [o] { return " is already used by network '" + o->name + "'"; };
     if (o->name == net.name) {
       return Error::conflict(elementLocation("network/name", net.nameLine) + ": network '" +
                              net.name + "' already exists");
     }
     if (!net.uuid.empty() && o->uuid == net.uuid) {
-      return Error::conflict("network/uuid: UUID " + net.uuid + by);
+      return Error::conflict("network/uuid: UUID " + net.uuid + by());
     }
     if (!net.bridge.name.empty() && o->bridge.name == net.bridge.name) {
       return Error::conflict(elementLocation("network/bridge", net.bridge.line) + ": bridge '" +
-                             net.bridge.name + "'" + by);
+                             net.bridge.name + "'" + by());
     }
     for (size_t i = 0; i < net.ips.size(); ++i) {
       for (const IpConfig& oip : o->ips) {

@@ -61,7 +61,8 @@ check_output() {
   shift 2
   local out
   out=$("$@" 2>&1)
-  if printf '%s' "$out" | grep -Eq -- "$pattern"; then
+  # A here-string, not a pipe: with pipefail, grep -q quitting early can fail printf (SIGPIPE).
+  if grep -Eq -- "$pattern" <<<"$out"; then
     pass "$desc"
   else
     fail "$desc: output does not match /$pattern/"

@@ -16,6 +16,7 @@ struct Globals {
   std::string output = "text";  // text | json
   int64_t ownerSlot = -1;       // port-add --owner
   int parentIndex = -1;         // net-update --parent-index
+  int exitStatus = 0;           // main's exit status when the verb succeeds (doctor: 2 on errors)
   bool json() const { return output == "json"; }
   vnet::api::Client client() const { return vnet::api::Client(socket); }
   // Storage for a verb's string options; references stay valid for the program's life.
@@ -50,5 +51,7 @@ void printTable(const std::vector<std::string>& header,
 
 void addNetVerbs(CLI::App& app, Globals& g);
 void addPortVerbs(CLI::App& app, Globals& g);
+void addTraceVerbs(CLI::App& app, Globals& g);
+void addDoctorVerbs(CLI::App& app, Globals& g);
 
 }  // namespace vnetctl

@@ -87,6 +87,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   vnetctl::addNetVerbs(app, g);
   vnetctl::addPortVerbs(app, g);
+  vnetctl::addTraceVerbs(app, g);
+  vnetctl::addDoctorVerbs(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -95,5 +97,5 @@ int main(int argc, char** argv) {
     std::cerr << "error: " << f.message << "\n";
     return 1;
   }
-  return 0;
+  return g.exitStatus;
 }

@@ -112,6 +112,34 @@ void addNetVerbs(CLI::App& app, Globals& g) {
     });
   }
   {
+    auto* c = app.add_subcommand("net-rules", "show the nftables rules a network's traffic meets, and why");
+    auto* name = g.slot();
+    c->add_option("network", *name)->required();
+    c->callback([&g, name] {
+      json r = callJson(g, "GET", networkPath(*name) + "/rules");
+      if (g.json()) return printJson(r);
+      std::string chain;
+      bool first = true;
+      for (const auto& rule : r.value("rules", json::array())) {
+        if (rule.value("chain", "") != chain) {
+          chain = rule.value("chain", "");
+          std::string hook = rule.value("hook", "");
+          std::printf("%schain %s%s\n", first ? "" : "\n", chain.c_str(),
+                      hook.empty() ? "" : ("  (" + hook + ")").c_str());
+          first = false;
+        }
+        std::printf("  %-72s # %s\n", rule.value("rule", "").c_str(), rule.value("comment", "").c_str());
+      }
+      std::printf("\n%s's entries in the sets these rules look up (table %s):\n", name->c_str(),
+                  r.value("table", "").c_str());
+      for (const auto& e : r.value("elements", json::array())) {
+        std::string chainText = e.value("chain", "");
+        std::printf("  %-14s %s%s\n", e.value("set", "").c_str(), e.value("key", "").c_str(),
+                    chainText.empty() ? "" : (" : jump " + chainText).c_str());
+      }
+    });
+  }
+  {
     auto* c = app.add_subcommand("net-dumpxml", "print a network's XML definition");
     auto* name = g.slot();
     c->add_option("network", *name)->required();

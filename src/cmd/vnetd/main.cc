@@ -1,4 +1,5 @@
 // vnetd: owns bridges, rules, DHCP and DNS for every network. Foreground; logs to stderr.
+#include <malloc.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
@@ -11,10 +12,17 @@
 
 #include "api/http_server.h"
 #include "daemon/api_service.h"
+#include "daemon/doctor_service.h"
 #include "daemon/manager.h"
 #include "daemon/real_services.h"
+#include "daemon/trace_api.h"
+#include "daemon/tracer.h"
+#include "kernel/netlink/conntrack_lookup.h"
 #include "kernel/netlink/netlink_links.h"
+#include "kernel/netlink/sock_diag.h"
 #include "kernel/nft/nft_firewall.h"
+#include "kernel/nft/nft_tracing.h"
+#include "kernel/nft/ruleset_probe.h"
 
 namespace {
 
@@ -23,9 +31,23 @@ int fatal(const std::string& msg) {
   return 1;
 }
 
+// Traces without conntrack (ctnetlink unavailable) show no source NAT.
+struct NoConntrack : vnet::kernel::ConntrackLookup {
+  vnet::Result<std::optional<vnet::kernel::ConntrackEntry>> find(
+      const vnet::kernel::FlowTuple&) override {
+    return std::optional<vnet::kernel::ConntrackEntry>();
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Memory that goes back to the OS: vnetd is single-threaded (one malloc arena is enough),
+  // and fixed thresholds stop glibc from raising them after a large temporary buffer (a
+  // lease listing), which would keep later ones on the heap after they are freed.
+  mallopt(M_ARENA_MAX, 1);
+  mallopt(M_MMAP_THRESHOLD, 128 << 10);
+  mallopt(M_TRIM_THRESHOLD, 512 << 10);
   CLI::App app{"vnetd: virtual networks for KVM/QEMU guests and containers"};
   std::string configDir = "/etc/vnet", stateDir = "/var/lib/vnet", runDir = "/run/vnet";
   std::string socketPath, logLevel = "info", resolvConf = "/etc/resolv.conf";
@@ -66,7 +88,28 @@ int main(int argc, char** argv) {
                                 vnet::daemon::DefinitionStore(configDir), std::move(*state));
   if (vnet::Status s = manager.load(); !s.ok()) return fatal("loading networks: " + s.error().message());
 
+  auto tracing = vnet::kernel::nft::NftTracing::create(io);
+  if (!tracing) return fatal("nftables tracing: " + tracing.error().message());
+  NoConntrack noConntrack;
+  auto conntrack = vnet::kernel::NfConntrackLookup::open();
+  if (!conntrack) spdlog::warn("traces will show no NAT: {}", conntrack.error().message());
+  vnet::daemon::Tracer tracer(io, manager, **tracing,
+                              conntrack ? static_cast<vnet::kernel::ConntrackLookup&>(**conntrack)
+                                        : noConntrack);
+  if (vnet::Status s = tracer.removeLeftovers(); !s.ok()) spdlog::warn("{}", s.error().message());
+
   vnet::api::Router router = vnet::daemon::makeApiRouter(manager);
+  vnet::daemon::addTraceRoutes(router, tracer);
+  vnet::doctor::ProbeEnv doctorEnv;
+  doctorEnv.links = links->get();
+  doctorEnv.listRuleset = []() -> vnet::Result<vnet::doctor::RulesetText> {
+    auto l = vnet::kernel::nft::listRuleset();
+    if (!l) return std::move(l).error();
+    return vnet::doctor::RulesetText{std::move(l->json), std::move(l->text)};
+  };
+  doctorEnv.checkNat = vnet::kernel::nft::checkNatUsable;
+  doctorEnv.boundDevices = vnet::kernel::socketBoundDevices;
+  vnet::daemon::addDoctorRoutes(router, manager, doctorEnv);
   auto server = vnet::api::HttpServer::listenUnix(
       io, socketPath, 0660, [&router](const vnet::api::Request& r) { return router.route(r); });
   if (!server) return fatal(server.error().message());
@@ -74,6 +117,7 @@ int main(int argc, char** argv) {
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code&, int sig) {
     spdlog::info("signal {}: stopping (networks stay up)", sig);
+    tracer.stopAll("stopped");  // trace rules go; network rules stay
     (*server)->close();
     io.stop();
   });

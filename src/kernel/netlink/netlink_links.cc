@@ -9,6 +9,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <netlink/attr.h>
+#include <netlink/cache.h>
 #include <netlink/errno.h>
 #include <netlink/netlink.h>
 #include <netlink/route/link/veth.h>
@@ -418,9 +419,26 @@ Result<std::vector<Cidr>> NetlinkLinks::addresses(const std::string& dev) {
 // --- Routes ----------------------------------------------------------------------
 
 Result<std::vector<RouteInfo>> NetlinkLinks::routes() {
+  return cachedRoutes([](const Cidr&) { return true; });
+}
+
+Result<std::vector<RouteInfo>> NetlinkLinks::routesOverlapping(const Cidr& subnet) {
+  return cachedRoutes([&subnet](const Cidr& dst) { return dst.prefix > 0 && dst.overlaps(subnet); });
+}
+
+Result<std::vector<RouteInfo>> NetlinkLinks::cachedRoutes(
+    const std::function<bool(const Cidr&)>& keep) {
   const std::string ctx = "listing routes";
-  // Device names of the routes' ifindexes, looked up one by one (SIOCGIFNAME): dumping
-  // every link with all its attributes costs more, and grows with the number of ports.
+  // A fresh dump each time. (A cache fed by route notifications would make this O(changes),
+  // but the kernel flushes IPv4 routes without RTM_DELROUTE when a link goes down or an
+  // address goes away, so such a cache needs link and address events to stay true.)
+  nl_cache* raw = nullptr;
+  Status s = request([&] { return rtnl_route_alloc_cache(sock_.get(), AF_UNSPEC, 0, &raw); });
+  CachePtr cache(raw);
+  VNET_NL_TRY(s, ctx);
+
+  // Device names of the routes' ifindexes, looked up one by one (SIOCGIFNAME) and only for
+  // the routes returned.
   std::map<int, std::string> names;
   auto nameOf = [&names](int ifindex) -> const std::string& {
     auto [it, fresh] = names.try_emplace(ifindex);
@@ -430,19 +448,16 @@ Result<std::vector<RouteInfo>> NetlinkLinks::routes() {
     }
     return it->second;
   };
-
-  nl_cache* raw = nullptr;
-  Status s = request([&] { return rtnl_route_alloc_cache(sock_.get(), AF_UNSPEC, 0, &raw); });
-  CachePtr cache(raw);
-  VNET_NL_TRY(s, ctx);
   std::vector<RouteInfo> out;
   forEachObject<rtnl_route>(cache.get(), [&](rtnl_route* r) {
     if (rtnl_route_get_table(r) != RT_TABLE_MAIN || rtnl_route_get_type(r) != RTN_UNICAST) return;
     const nl_addr* dst = rtnl_route_get_dst(r);
     auto ip = nl::fromNlAddr(dst);
     if (!ip) return;
+    Cidr destination = Cidr{*ip, static_cast<int>(nl_addr_get_prefixlen(dst))}.network();
+    if (!keep(destination)) return;
     RouteInfo info;
-    info.destination = Cidr{*ip, static_cast<int>(nl_addr_get_prefixlen(dst))}.network();
+    info.destination = destination;
     info.metric = rtnl_route_get_priority(r);
     if (rtnl_route_get_nnexthops(r) > 0) {
       rtnl_nexthop* nh = rtnl_route_nexthop_n(r, 0);

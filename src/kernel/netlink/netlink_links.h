@@ -52,8 +52,9 @@ class NetlinkLinks final : public Links {
   Result<std::vector<Cidr>> addresses(const std::string& dev) override;
 
   // Unicast routes of the main table, both families; multipath routes report their
-  // first next hop.
+  // first next hop. Device names are resolved only for the routes returned.
   Result<std::vector<RouteInfo>> routes() override;
+  Result<std::vector<RouteInfo>> routesOverlapping(const Cidr& subnet) override;
   // Adds with protocol "static"; metric 0 means the kernel's default for the family.
   Status addRoute(const RouteInfo& route) override;
   // Matches any protocol; an empty device, absent gateway or metric 0 match any.
@@ -105,6 +106,8 @@ class NetlinkLinks final : public Links {
   Error undoNewLink(const std::string& name, Error cause);
   Status changeAddress(const std::string& dev, const Cidr& address, bool add);
   Status changeRoute(const RouteInfo& route, bool add);
+  // The main-table unicast routes whose destination satisfies `keep` (one dump).
+  Result<std::vector<RouteInfo>> cachedRoutes(const std::function<bool(const Cidr&)>& keep);
 
   SockPtr sock_;
   // Filled by the socket's error callback with the last NLMSG_ERROR.

@@ -56,6 +56,7 @@ LinkInfo toLinkInfo(rtnl_link* link) {
   }
   info.mtu = rtnl_link_get_mtu(link);
   info.up = (rtnl_link_get_flags(link) & IFF_UP) != 0;
+  info.lowerUp = (rtnl_link_get_flags(link) & IFF_LOWER_UP) != 0;
   info.masterIndex = rtnl_link_get_master(link);
   return info;
 }

@@ -21,33 +21,64 @@ std::string trimmed(const char* text) {
   return s;
 }
 
-// A map element key from the JSON listing, back in nft syntax.
-std::optional<std::string> keyText(const nlohmann::json& key, bool quoted) {
-  if (key.is_object() && key.contains("elem")) return keyText(key["elem"]["val"], quoted);
+// An element key from the JSON listing, back in the syntax the renderer writes: strings
+// (interface names) quoted, prefixes "addr/len", ranges "a-b", concatenations " . ".
+std::optional<std::string> keyText(const nlohmann::json& key, bool quoteStrings = true) {
   if (key.is_string()) {
-    std::string s = key.get<std::string>();
-    return quoted ? "\"" + s + "\"" : s;
+    return quoteStrings ? "\"" + key.get<std::string>() + "\"" : key.get<std::string>();
   }
   if (key.is_number_integer()) return std::to_string(key.get<long long>());
-  if (key.is_object() && key.contains("prefix")) {
+  if (!key.is_object()) return std::nullopt;
+  if (key.contains("prefix")) {
     const auto& p = key["prefix"];
     return p.value("addr", "") + "/" + std::to_string(p.value("len", 0));
   }
-  if (key.is_object() && key.contains("range") && key["range"].size() == 2) {
-    auto a = keyText(key["range"][0], quoted);
-    auto b = keyText(key["range"][1], quoted);
+  if (key.contains("range") && key["range"].size() == 2) {
+    auto a = keyText(key["range"][0], quoteStrings);
+    auto b = keyText(key["range"][1], quoteStrings);
     if (a && b) return *a + "-" + *b;
   }
+  if (key.contains("concat") && key["concat"].is_array()) {
+    std::string out;
+    for (const auto& part : key["concat"]) {
+      auto t = keyText(part);
+      if (!t) return std::nullopt;
+      out += (out.empty() ? "" : " . ") + *t;
+    }
+    return out;
+  }
   return std::nullopt;
+}
+
+// Addresses are listed unquoted: a string field of an address-typed key is not an
+// interface name. `types` is the set's key type list in order.
+std::optional<std::string> keyTextTyped(const nlohmann::json& key,
+                                        const std::vector<std::string>& types) {
+  auto unquoteIfAddress = [](const nlohmann::json& part, const std::string& type) {
+    return keyText(part, type == "ifname");
+  };
+  if (key.is_object() && key.contains("concat") && key["concat"].is_array() &&
+      key["concat"].size() == types.size()) {
+    std::string out;
+    for (size_t i = 0; i < types.size(); ++i) {
+      auto t = unquoteIfAddress(key["concat"][i], types[i]);
+      if (!t) return std::nullopt;
+      out += (i == 0 ? "" : " . ") + *t;
+    }
+    return out;
+  }
+  return unquoteIfAddress(key, types.empty() ? std::string() : types[0]);
 }
 
 }  // namespace
 
 namespace {
 
-// The chains and jump elements of a JSON listing whose chain satisfies `ours`.
-template <typename Pred>
-Result<NetworkObjects> parseListing(std::string_view listJson, Pred ours) {
+// The chains and set/map elements of a JSON listing whose chain or owner satisfies `ours`
+// (elements: their comment, the owner; chains: their name).
+template <typename ChainPred, typename OwnerPred>
+Result<NetworkObjects> parseListing(std::string_view listJson, ChainPred oursChain,
+                                    OwnerPred oursOwner) {
   auto doc = nlohmann::json::parse(listJson, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.contains("nftables") || !doc["nftables"].is_array()) {
     return Error("unexpected nft JSON listing of table " + kTableRef);
@@ -57,22 +88,36 @@ Result<NetworkObjects> parseListing(std::string_view listJson, Pred ours) {
   for (const auto& item : doc["nftables"]) {
     if (item.contains("chain")) {
       std::string chain = item["chain"].value("name", "");
-      if (ours(chain)) objects.chains.push_back(chain);
-    } else if (item.contains("map") && item["map"].contains("elem")) {
-      const auto& map = item["map"];
-      bool quoted = map.value("type", "") == "ifname";
-      for (const auto& elem : map["elem"]) {
-        if (!elem.is_array() || elem.size() != 2) continue;
-        const auto& verdict = elem[1];
-        std::string target;
-        for (const char* kind : {"jump", "goto"}) {
-          if (verdict.contains(kind)) target = verdict[kind].value("target", "");
+      if (oursChain(chain)) objects.chains.push_back(chain);
+      continue;
+    }
+    const char* kind = item.contains("set") ? "set" : item.contains("map") ? "map" : nullptr;
+    if (!kind || !item[kind].contains("elem")) continue;
+    const auto& set = item[kind];
+    std::vector<std::string> types;
+    if (set["type"].is_string()) types.push_back(set["type"].get<std::string>());
+    if (set["type"].is_array()) {
+      for (const auto& t : set["type"]) types.push_back(t.is_string() ? t.get<std::string>() : "");
+    }
+    for (const auto& e : set["elem"]) {
+      // set: {"elem": {"val": K, "comment": C}} or K;  map: [that, verdict]
+      const nlohmann::json& keyPart = (e.is_array() && e.size() == 2) ? e[0] : e;
+      std::string target;
+      if (e.is_array() && e.size() == 2) {
+        for (const char* v : {"jump", "goto"}) {
+          if (e[1].contains(v)) target = e[1][v].value("target", "");
         }
-        if (!ours(target)) continue;
-        auto key = keyText(elem[0], quoted);
-        if (!key) return Error("unexpected element key in map " + map.value("name", "?"));
-        objects.elements.push_back({map.value("name", ""), *key, target});
       }
+      std::string owner;
+      const nlohmann::json* key = &keyPart;
+      if (keyPart.is_object() && keyPart.contains("elem")) {
+        owner = keyPart["elem"].value("comment", "");
+        key = &keyPart["elem"]["val"];
+      }
+      if (!oursOwner(owner)) continue;
+      auto text = keyTextTyped(*key, types);
+      if (!text) return Error("unexpected element key in " + std::string(kind) + " " + set.value("name", "?"));
+      objects.elements.push_back({set.value("name", ""), *text, target, owner});
     }
   }
   return objects;
@@ -81,17 +126,25 @@ Result<NetworkObjects> parseListing(std::string_view listJson, Pred ours) {
 // The part of `all` that belongs to network `name`.
 NetworkObjects objectsOfNetwork(const NetworkObjects& all, std::string_view name) {
   const std::vector<std::string> candidates = possibleChains(name);
-  auto ours = [&](const std::string& chain) {
-    return std::find(candidates.begin(), candidates.end(), chain) != candidates.end();
-  };
+  const std::string owner = chainId(name);
   NetworkObjects out;
   for (const auto& c : all.chains) {
-    if (ours(c)) out.chains.push_back(c);
+    if (std::find(candidates.begin(), candidates.end(), c) != candidates.end()) {
+      out.chains.push_back(c);
+    }
   }
   for (const auto& e : all.elements) {
-    if (ours(e.chain)) out.elements.push_back(e);
+    if (e.owner == owner) out.elements.push_back(e);
   }
   return out;
+}
+
+// Everything with an owner: all elements carrying a comment, and the chains that are not
+// part of the fixed layout.
+Result<NetworkObjects> parseAll(std::string_view listJson) {
+  return parseListing(
+      listJson, [](const std::string& chain) { return !isFixedChain(chain); },
+      [](const std::string& owner) { return !owner.empty(); });
 }
 
 void subtract(NetworkObjects& all, const NetworkObjects& gone) {
@@ -106,7 +159,7 @@ void subtract(NetworkObjects& all, const NetworkObjects& gone) {
 }  // namespace
 
 Result<NetworkObjects> parseInstalled(std::string_view listJson, std::string_view name) {
-  auto all = parseListing(listJson, [](const std::string&) { return true; });
+  auto all = parseAll(listJson);
   if (!all) return std::move(all).error();
   return objectsOfNetwork(*all, name);
 }
@@ -179,6 +232,7 @@ bool NftFirewall::tableExists() {
 }
 
 Status NftFirewall::deleteTable() {
+  forget();
   if (!tableExists()) return Status::success();
   Status s = apply("delete table " + kTableRef + "\n");
   if (!s) return std::move(s).error().context("deleting table " + kTableRef);
@@ -199,7 +253,7 @@ Result<NetworkObjects> NftFirewall::current(const std::string& name, bool trustC
     if (tableExists()) {
       auto json = run("list table " + kTableRef, true);
       if (!json) return std::move(json).error().context("listing table " + kTableRef);
-      auto parsed = parseListing(*json, [](const std::string&) { return true; });
+      auto parsed = parseAll(*json);
       if (!parsed) return std::move(parsed).error();
       all = std::move(*parsed);
     }
@@ -218,11 +272,12 @@ Status NftFirewall::replace(const std::string& name, const model::Network* net,
     auto old = current(name, trustCache);
     if (!old) return std::move(old).error().context(ctx);
     if (net) {
-      s = apply(renderAddNetwork(*net, *old));
+      s = apply(renderAddNetwork(*net, *old, !baseReady_));
     } else {
       s = old->empty() ? Status::success() : apply(renderRemove(*old));
     }
     if (s.ok()) {
+      if (net) baseReady_ = true;
       subtract(*table_, *old);
       if (net) {
         NetworkObjects added = objectsOf(*net);
@@ -232,9 +287,14 @@ Status NftFirewall::replace(const std::string& name, const model::Network* net,
       }
       return s;
     }
-    table_.reset();
+    forget();
   }
   return std::move(s).error().context(ctx);
+}
+
+void NftFirewall::forget() {
+  table_.reset();
+  baseReady_ = false;
 }
 
 Status NftFirewall::addNetwork(const model::Network& net) {

@@ -39,6 +39,10 @@ class NftFirewall final : public Firewall {
   Status deleteTable();
   // What the table holds for network `name` now (empty when the table is absent).
   Result<NetworkObjects> installed(std::string_view name);
+  // Drops what this object remembers of the table: the next add lists it again and
+  // re-applies the fixed chains and sets. For callers that know the table was changed
+  // behind our back (drift repair).
+  void forget();
   // Runs `script` as one transaction. Public for tests that need a raw (bad) batch.
   Status apply(std::string_view script);
 
@@ -60,6 +64,9 @@ class NftFirewall final : public Firewall {
   // and then kept up to date by our own batches, so that a start or stop does not list a
   // table that grows with the number of networks.
   std::optional<NetworkObjects> table_;
+  // The fixed sets and chains were applied by this object and no batch failed since: adds
+  // leave them out (re-applying them re-validates the whole table in the kernel).
+  bool baseReady_ = false;
 };
 
 Result<std::unique_ptr<Firewall>> makeNftFirewall();

@@ -13,70 +13,137 @@ using model::Network;
 
 const std::string kTableRef = std::string(kFamily) + " " + std::string(kTableName);
 
-// ---- Table skeleton -------------------------------------------------------------------
+// ---- The fixed part of the table ------------------------------------------------------
 
-struct BaseChainSpec {
-  const char* name;
-  const char* hook;  // what `add chain` and `nft list` print inside the braces
+enum class SetId {
+  Guests, GuestPairs, Dhcp4, Dhcp6, Dns,
+  Replies4, Replies4Dev, Inbound4, Inbound4Dev, Outbound4, Outbound4Dev, NatLocal4, Masq4, Masq4Dev,
+  Replies6, Replies6Dev, Inbound6, Inbound6Dev, Outbound6, Outbound6Dev, NatLocal6, Masq6, Masq6Dev,
+  NatCustom,
 };
-constexpr std::array<BaseChainSpec, 4> kBaseChains{{
-    {"forward", "type filter hook forward priority filter; policy accept;"},
-    {"input", "type filter hook input priority filter; policy accept;"},
-    {"output", "type filter hook output priority filter; policy accept;"},
-    {"postrouting", "type nat hook postrouting priority srcnat; policy accept;"},
-}};
 
-enum class MapId { ForwardOif, ForwardIif, InputIif, OutputOif, Saddr4, Saddr6 };
-
-// The dispatch maps, in the order their lookups run within each base chain.
-struct MapSpec {
-  MapId id;
+struct SetSpec {
+  SetId id;
   const char* name;
-  const char* keyType;
+  const char* type;   // `type` of the declaration, verdict maps included ("ifname : verdict")
   bool interval;
-  const char* baseChain;
-  const char* selector;  // the packet field looked up
   const char* comment;
 };
-constexpr std::array<MapSpec, 6> kMaps{{
-    {MapId::ForwardOif, "forward_oif", "ifname", false, "forward", "oifname",
-     "to guests: the receiving network decides first"},
-    {MapId::ForwardIif, "forward_iif", "ifname", false, "forward", "iifname",
-     "from guests: then the sending network"},
-    {MapId::InputIif, "input_iif", "ifname", false, "input", "iifname", "from guests to the host"},
-    {MapId::OutputOif, "output_oif", "ifname", false, "output", "oifname",
-     "from the host to guests"},
-    {MapId::Saddr4, "postrouting_saddr4", "ipv4_addr", true, "postrouting", "ip saddr",
-     "source NAT of guest subnets"},
-    {MapId::Saddr6, "postrouting_saddr6", "ipv6_addr", true, "postrouting", "ip6 saddr",
-     "source NAT of guest subnets"},
+// In declaration order, which is also `nft list` order.
+constexpr std::array<SetSpec, 24> kSets{{
+    {SetId::Guests, "guests", "ifname", false, "bridges of nat, route and isolated networks"},
+    {SetId::GuestPairs, "guest_pairs", "ifname . ifname", false, "bridge . same bridge"},
+    {SetId::Dhcp4, "dhcp4", "ifname", false, "bridges with a DHCP server"},
+    {SetId::Dhcp6, "dhcp6", "ifname", false, "bridges with a DHCPv6 server"},
+    {SetId::Dns, "dns", "ifname", false, "bridges with a DNS server"},
+    {SetId::Replies4, "replies4", "ifname . ipv4_addr", true, "nat: bridge . guest subnet"},
+    {SetId::Replies4Dev, "replies4_dev", "ifname . ipv4_addr . ifname", true,
+     "nat: bridge . guest subnet . forward dev"},
+    {SetId::Inbound4, "inbound4", "ifname . ipv4_addr", true, "route: bridge . guest subnet"},
+    {SetId::Inbound4Dev, "inbound4_dev", "ifname . ipv4_addr . ifname", true,
+     "route: bridge . guest subnet . forward dev"},
+    {SetId::Outbound4, "outbound4", "ifname . ipv4_addr", true,
+     "nat, route: bridge . guest subnet"},
+    {SetId::Outbound4Dev, "outbound4_dev", "ifname . ipv4_addr . ifname", true,
+     "nat, route: bridge . guest subnet . forward dev"},
+    {SetId::NatLocal4, "nat_local4", "ifname . ipv4_addr . ipv4_addr", true,
+     "nat: bridge . guest subnet . same subnet"},
+    {SetId::Masq4, "masq4", "ifname . ipv4_addr", true, "nat: bridge . guest subnet"},
+    {SetId::Masq4Dev, "masq4_dev", "ifname . ipv4_addr . ifname", true,
+     "nat: bridge . guest subnet . forward dev"},
+    {SetId::Replies6, "replies6", "ifname . ipv6_addr", true, "nat: bridge . guest subnet"},
+    {SetId::Replies6Dev, "replies6_dev", "ifname . ipv6_addr . ifname", true,
+     "nat: bridge . guest subnet . forward dev"},
+    {SetId::Inbound6, "inbound6", "ifname . ipv6_addr", true, "route: bridge . guest subnet"},
+    {SetId::Inbound6Dev, "inbound6_dev", "ifname . ipv6_addr . ifname", true,
+     "route: bridge . guest subnet . forward dev"},
+    {SetId::Outbound6, "outbound6", "ifname . ipv6_addr", true,
+     "nat, route: bridge . guest subnet"},
+    {SetId::Outbound6Dev, "outbound6_dev", "ifname . ipv6_addr . ifname", true,
+     "nat, route: bridge . guest subnet . forward dev"},
+    {SetId::NatLocal6, "nat_local6", "ifname . ipv6_addr . ipv6_addr", true,
+     "nat: bridge . guest subnet . same subnet"},
+    {SetId::Masq6, "masq6", "ifname . ipv6_addr", true, "nat: bridge . guest subnet"},
+    {SetId::Masq6Dev, "masq6_dev", "ifname . ipv6_addr . ifname", true,
+     "nat: bridge . guest subnet . forward dev"},
+    {SetId::NatCustom, "nat_custom", "ifname : verdict", false,
+     "bridge : chain of a network whose <nat> sets addresses or ports"},
 }};
 
-const MapSpec& mapSpec(MapId id) {
-  return *std::find_if(kMaps.begin(), kMaps.end(), [id](const MapSpec& m) { return m.id == id; });
+const SetSpec& setSpec(SetId id) {
+  return *std::find_if(kSets.begin(), kSets.end(), [id](const SetSpec& m) { return m.id == id; });
+}
+bool isMap(const SetSpec& m) {
+  return std::string_view(m.type).find(" : ") != std::string_view::npos;
 }
 
-// ---- Per-network chains ----------------------------------------------------------------
-
-enum class Kind { FwdOut, FwdIn, In, Out, Nat };
-struct KindSpec {
-  Kind kind;
-  const char* suffix;
+struct ChainSpec {
+  const char* name;
+  const char* hook;  // "" for a regular chain
+  std::array<const char*, 20> rules;  // nullptr-terminated
 };
-constexpr std::array<KindSpec, 5> kKinds{{
-    {Kind::FwdOut, "_fwd_out"},
-    {Kind::FwdIn, "_fwd_in"},
-    {Kind::In, "_in"},
-    {Kind::Out, "_out"},
-    {Kind::Nat, "_nat"},
+// In creation order, which is also `nft list` order.
+constexpr std::array<ChainSpec, 6> kChains{{
+    {"forward",
+     "type filter hook forward priority filter; policy accept;",
+     {"iifname . oifname @guest_pairs accept comment \"guest to guest through the bridge\"",
+      "oifname @guests jump to_guests comment \"to guests: the receiving network decides first\"",
+      "iifname @guests jump from_guests comment \"from guests: then the sending network\""}},
+    {"to_guests",
+     "",
+     {"oifname . ip daddr @replies4 ct state established,related return comment \"nat: replies to guests\"",
+      "oifname . ip daddr . iifname @replies4_dev ct state established,related return comment \"nat: replies to guests via the forward dev\"",
+      "oifname . ip daddr @inbound4 return comment \"route: traffic to guests\"",
+      "oifname . ip daddr . iifname @inbound4_dev return comment \"route: traffic to guests via the forward dev\"",
+      "oifname . ip6 daddr @replies6 ct state established,related return comment \"nat: replies to guests\"",
+      "oifname . ip6 daddr . iifname @replies6_dev ct state established,related return comment \"nat: replies to guests via the forward dev\"",
+      "oifname . ip6 daddr @inbound6 return comment \"route: traffic to guests\"",
+      "oifname . ip6 daddr . iifname @inbound6_dev return comment \"route: traffic to guests via the forward dev\"",
+      "reject comment \"anything else to guests\""}},
+    {"from_guests",
+     "",
+     {"iifname . ip saddr @outbound4 accept comment \"nat, route: guests to outside\"",
+      "iifname . ip saddr . oifname @outbound4_dev accept comment \"nat, route: guests out their forward dev\"",
+      "iifname . ip6 saddr @outbound6 accept comment \"nat, route: guests to outside\"",
+      "iifname . ip6 saddr . oifname @outbound6_dev accept comment \"nat, route: guests out their forward dev\"",
+      "reject comment \"anything else from guests\""}},
+    {"input",
+     "type filter hook input priority filter; policy accept;",
+     {"iifname @dhcp4 udp dport 67 accept comment \"DHCP from guests\"",
+      "iifname @dhcp6 udp dport 547 accept comment \"DHCPv6 from guests\"",
+      "iifname @dns udp dport 53 accept comment \"DNS from guests\"",
+      "iifname @dns tcp dport 53 accept comment \"DNS over TCP from guests\""}},
+    {"output",
+     "type filter hook output priority filter; policy accept;",
+     {"oifname @dhcp4 udp dport 68 accept comment \"DHCP replies to guests\"",
+      "oifname @dhcp6 udp dport 546 accept comment \"DHCPv6 replies to guests\"",
+      "oifname @dns udp sport 53 accept comment \"DNS replies to guests\"",
+      "oifname @dns tcp sport 53 accept comment \"DNS over TCP replies to guests\""}},
+    {"postrouting",
+     "type nat hook postrouting priority srcnat; policy accept;",
+     {"iifname vmap @nat_custom comment \"nat: networks with their own <nat> addresses or ports\"",
+      "iifname . ip saddr . ip daddr @nat_local4 return comment \"nat: no NAT inside the guest subnet\"",
+      "iifname . ip6 saddr . ip6 daddr @nat_local6 return comment \"nat: no NAT inside the guest subnet\"",
+      "ip daddr 224.0.0.0/24 return comment \"no NAT to local multicast\"",
+      "ip daddr 255.255.255.255 return comment \"no NAT to broadcast\"",
+      "ip6 daddr ff02::/16 return comment \"no NAT to link-local multicast\"",
+      "iifname . ip saddr @masq4 meta l4proto tcp masquerade to :1024-65535 comment \"nat: masquerade guests, tcp source ports 1024-65535\"",
+      "iifname . ip saddr @masq4 meta l4proto udp masquerade to :1024-65535 comment \"nat: masquerade guests, udp source ports 1024-65535\"",
+      "iifname . ip saddr @masq4 masquerade comment \"nat: masquerade guests, other protocols\"",
+      "iifname . ip saddr . oifname @masq4_dev meta l4proto tcp masquerade to :1024-65535 comment \"nat: masquerade guests out their forward dev, tcp\"",
+      "iifname . ip saddr . oifname @masq4_dev meta l4proto udp masquerade to :1024-65535 comment \"nat: masquerade guests out their forward dev, udp\"",
+      "iifname . ip saddr . oifname @masq4_dev masquerade comment \"nat: masquerade guests out their forward dev, other protocols\"",
+      "iifname . ip6 saddr @masq6 meta l4proto tcp masquerade to :1024-65535 comment \"nat: masquerade guests, tcp source ports 1024-65535\"",
+      "iifname . ip6 saddr @masq6 meta l4proto udp masquerade to :1024-65535 comment \"nat: masquerade guests, udp source ports 1024-65535\"",
+      "iifname . ip6 saddr @masq6 masquerade comment \"nat: masquerade guests, other protocols\"",
+      "iifname . ip6 saddr . oifname @masq6_dev meta l4proto tcp masquerade to :1024-65535 comment \"nat: masquerade guests out their forward dev, tcp\"",
+      "iifname . ip6 saddr . oifname @masq6_dev meta l4proto udp masquerade to :1024-65535 comment \"nat: masquerade guests out their forward dev, udp\"",
+      "iifname . ip6 saddr . oifname @masq6_dev masquerade comment \"nat: masquerade guests out their forward dev, other protocols\""}},
 }};
 
-std::string chainName(std::string_view networkName, Kind kind) {
-  for (const auto& k : kKinds) {
-    if (k.kind == kind) return chainId(networkName) + k.suffix;
-  }
-  return {};
-}
+// ---- Per-network objects ---------------------------------------------------------------
+
+constexpr std::string_view kNatChainSuffix = "_nat";
 
 // nft quoted strings cannot escape anything; keep comments printable and short
 // (nft refuses comments over 128 bytes).
@@ -131,8 +198,16 @@ std::string ports(const model::Nat& nat) {
              : std::to_string(nat.portStart) + "-" + std::to_string(nat.portEnd);
 }
 
+// A <nat> with addresses or a port range other than libvirt's default gets a chain of its
+// own; every other NAT network shares the fixed masquerade rules.
+bool customNat(const Network& net) {
+  if (!net.nat) return false;
+  const model::Nat& n = *net.nat;
+  return n.addressStart.has_value() || n.portStart != model::Nat{}.portStart ||
+         n.portEnd != model::Nat{}.portEnd;
+}
+
 struct ChainPlan {
-  Kind kind;
   std::string name;
   std::vector<std::string> rules;  // nft rule text including the comment
 };
@@ -168,69 +243,9 @@ bool hasDns(const Network& net) {
   return !net.ips.empty() && net.dnsEnabled();
 }
 
-// Services the host offers guests on the bridge (libvirt opens the same ports).
-struct HostService {
-  bool (*wanted)(const Network&);
-  const char* fromGuests;  // match in <id>_in
-  const char* toGuests;    // match in <id>_out
-  const char* what;
-};
-constexpr std::array<HostService, 3> kHostServices{{
-    {[](const Network& n) { return hasDhcp(n, Family::V4); }, "udp dport 67", "udp dport 68",
-     "DHCP"},
-    {[](const Network& n) { return hasDhcp(n, Family::V6); }, "udp dport 547", "udp dport 546",
-     "DHCPv6"},
-    {hasDns, "meta l4proto { tcp, udp } th dport 53", "meta l4proto { tcp, udp } th sport 53",
-     "DNS"},
-}};
-
-void planFwdOut(const Network& net, ChainPlan& c) {
-  RuleWriter w(net, c);
-  const std::string& br = net.bridge.name;
-  // libvirt: -i virbr0 -o virbr0 -j ACCEPT (guest to guest through the host).
-  w.add("iifname " + quote(br) + " accept", "guest to guest on " + br);
-  for (const auto& ip : net.ips) {
-    auto t = treatmentOf(net, ip);
-    if (!t) continue;
-    std::string sub = ip.cidr().network().toString();
-    std::string match = net.forwardDev.empty() ? "" : "iifname " + quote(net.forwardDev) + " ";
-    match += std::string(ipKeyword(ip.family)) + " daddr " + sub;
-    // Permitted traffic returns so that the sending network's chain is consulted too.
-    if (*t == Treatment::Nat) {
-      w.add(match + " ct state established,related return", "replies to guests in " + sub);
-    } else {
-      w.add(match + " return", "to guests in " + sub);
-    }
-  }
-  w.add("reject", "reject other traffic to guests");
-}
-
-void planFwdIn(const Network& net, ChainPlan& c) {
-  RuleWriter w(net, c);
-  for (const auto& ip : net.ips) {
-    if (!treatmentOf(net, ip)) continue;
-    std::string sub = ip.cidr().network().toString();
-    std::string match = net.forwardDev.empty() ? "" : "oifname " + quote(net.forwardDev) + " ";
-    w.add(match + ipKeyword(ip.family) + " saddr " + sub + " accept",
-          "guests in " + sub + " to " + (net.forwardDev.empty() ? "outside" : net.forwardDev));
-  }
-  w.add("reject", "reject other traffic from guests");
-}
-
-void planHost(const Network& net, ChainPlan& c, bool fromGuests) {
-  RuleWriter w(net, c);
-  for (const auto& s : kHostServices) {
-    if (!s.wanted(net)) continue;
-    if (fromGuests) {
-      w.add(std::string(s.fromGuests) + " accept", std::string(s.what) + " from guests");
-    } else {
-      w.add(std::string(s.toGuests) + " accept", std::string(s.what) + " replies to guests");
-    }
-  }
-}
-
-// libvirt's masquerade rules: no NAT to local multicast and broadcast, tcp/udp with a
-// source port range, then everything else; <nat><address> turns masquerade into SNAT.
+// The rules of a custom-NAT network's own chain for one subnet: libvirt's masquerade rules
+// (no NAT to local multicast and broadcast, tcp/udp with the source port range, then
+// everything else); <nat><address> turns masquerade into SNAT.
 void planNatSubnet(const Network& net, const IpConfig& ip, ChainPlan& c) {
   RuleWriter w(net, c);
   const model::Nat nat = net.nat.value_or(model::Nat{});
@@ -256,41 +271,66 @@ void planNatSubnet(const Network& net, const IpConfig& ip, ChainPlan& c) {
     }
   }
   std::string action = verb == "masquerade" ? "masquerade " + sub : "SNAT " + sub + " to " + addr;
-  w.add(match + "meta l4proto { tcp, udp } " + verb + " to " + addr + ":" + ports(nat),
-        action + " (tcp/udp ports " + ports(nat) + ")");
+  for (const char* proto : {"tcp", "udp"}) {
+    w.add(match + "meta l4proto " + proto + " " + verb + " to " + addr + ":" + ports(nat),
+          action + " (" + proto + " ports " + ports(nat) + ")");
+  }
   w.add(match + verb + (addr.empty() ? "" : " to " + addr), action + " (other protocols)");
 }
 
 NetworkPlan plan(const Network& net) {
   NetworkPlan p;
   if (!hasRules(net)) return p;
-  auto chain = [&](Kind k) -> ChainPlan& {
-    p.chains.push_back({k, chainName(net.name, k), {}});
-    return p.chains.back();
+  const std::string owner = chainId(net.name);
+  const std::string br = quote(net.bridge.name);
+  const bool viaDev = !net.forwardDev.empty();
+  const std::string dev = viaDev ? " . " + quote(net.forwardDev) : "";
+  auto element = [&](SetId set, std::string key) {
+    p.elements.push_back({setSpec(set).name, std::move(key), "", owner});
   };
-  auto bridgeElement = [&](MapId m, const ChainPlan& c) {
-    p.elements.push_back({mapSpec(m).name, quote(net.bridge.name), c.name});
-  };
+  auto byFamily = [](Family f, SetId v4, SetId v6) { return f == Family::V4 ? v4 : v6; };
 
-  planFwdOut(net, chain(Kind::FwdOut));
-  bridgeElement(MapId::ForwardOif, p.chains.back());
-  planFwdIn(net, chain(Kind::FwdIn));
-  bridgeElement(MapId::ForwardIif, p.chains.back());
-  planHost(net, chain(Kind::In), true);
-  bridgeElement(MapId::InputIif, p.chains.back());
-  planHost(net, chain(Kind::Out), false);
-  bridgeElement(MapId::OutputOif, p.chains.back());
+  element(SetId::Guests, br);
+  element(SetId::GuestPairs, br + " . " + br);
+  if (hasDhcp(net, Family::V4)) element(SetId::Dhcp4, br);
+  if (hasDhcp(net, Family::V6)) element(SetId::Dhcp6, br);
+  if (hasDns(net)) element(SetId::Dns, br);
 
-  std::vector<const IpConfig*> natted;
+  const bool custom = customNat(net);
   for (const auto& ip : net.ips) {
-    if (treatmentOf(net, ip) == Treatment::Nat) natted.push_back(&ip);
+    auto t = treatmentOf(net, ip);
+    if (!t) continue;
+    const Family f = ip.family;
+    const std::string sub = ip.cidr().network().toString();
+    const std::string key = br + " . " + sub;
+    if (*t == Treatment::Nat) {
+      element(viaDev ? byFamily(f, SetId::Replies4Dev, SetId::Replies6Dev)
+                     : byFamily(f, SetId::Replies4, SetId::Replies6),
+              key + dev);
+    } else {
+      element(viaDev ? byFamily(f, SetId::Inbound4Dev, SetId::Inbound6Dev)
+                     : byFamily(f, SetId::Inbound4, SetId::Inbound6),
+              key + dev);
+    }
+    element(viaDev ? byFamily(f, SetId::Outbound4Dev, SetId::Outbound6Dev)
+                   : byFamily(f, SetId::Outbound4, SetId::Outbound6),
+            key + dev);
+    if (*t == Treatment::Nat && !custom) {
+      element(byFamily(f, SetId::NatLocal4, SetId::NatLocal6), key + " . " + sub);
+      element(viaDev ? byFamily(f, SetId::Masq4Dev, SetId::Masq6Dev)
+                     : byFamily(f, SetId::Masq4, SetId::Masq6),
+              key + dev);
+    }
   }
-  if (!natted.empty()) {
-    ChainPlan& c = chain(Kind::Nat);
-    for (const IpConfig* ip : natted) {
-      planNatSubnet(net, *ip, c);
-      MapId m = ip->family == Family::V4 ? MapId::Saddr4 : MapId::Saddr6;
-      p.elements.push_back({mapSpec(m).name, ip->cidr().network().toString(), c.name});
+
+  if (custom) {
+    ChainPlan c{owner + std::string(kNatChainSuffix), {}};
+    for (const auto& ip : net.ips) {
+      if (treatmentOf(net, ip) == Treatment::Nat) planNatSubnet(net, ip, c);
+    }
+    if (!c.rules.empty()) {
+      p.elements.push_back({setSpec(SetId::NatCustom).name, br, c.name, owner});
+      p.chains.push_back(std::move(c));
     }
   }
   return p;
@@ -298,36 +338,38 @@ NetworkPlan plan(const Network& net) {
 
 // ---- Text output -----------------------------------------------------------------------
 
-std::string dispatchRule(const MapSpec& m) {
-  return std::string(m.selector) + " vmap @" + m.name + " comment " + quote(m.comment);
-}
-
-std::string mapDecl(const MapSpec& m) {
-  return std::string("type ") + m.keyType + " : verdict;" + (m.interval ? " flags interval;" : "");
-}
-
 std::string cmd(std::string_view verb, std::string_view object, std::string_view rest) {
   std::string s = std::string(verb) + " " + std::string(object) + " " + kTableRef;
   if (!rest.empty()) s += " " + std::string(rest);
   return s + "\n";
 }
 
+// The element as `add element` and `nft list` write it: key, comment, then the verdict.
 std::string elementText(const MapElement& e) {
-  return e.key + " : jump " + e.chain;
+  std::string s = e.key + " comment " + quote(e.owner);
+  if (!e.chain.empty()) s += " : jump " + e.chain;
+  return s;
 }
 
-// The base part without `add table`.
+std::string setDecl(const SetSpec& m) {
+  return std::string("type ") + m.type + ";" + (m.interval ? " flags interval;" : "") +
+         " comment " + quote(m.comment) + ";";
+}
+
+// The fixed part without `add table`.
 std::string baseBody() {
   std::string out;
-  for (const auto& m : kMaps)
-    out += cmd("add", "map", std::string(m.name) + " { " + mapDecl(m) + " }");
-  for (const auto& c : kBaseChains) {
-    out += cmd("add", "chain", std::string(c.name) + " { " + c.hook + " }");
+  for (const auto& m : kSets) {
+    out += cmd("add", isMap(m) ? "map" : "set", std::string(m.name) + " { " + setDecl(m) + " }");
+  }
+  for (const auto& c : kChains) {
+    std::string hook = *c.hook ? std::string(" { ") + c.hook + " }" : "";
+    out += cmd("add", "chain", c.name + hook);
+  }
+  for (const auto& c : kChains) {
     out += cmd("flush", "chain", c.name);
-    for (const auto& m : kMaps) {
-      if (std::string_view(m.baseChain) == c.name) {
-        out += cmd("add", "rule", std::string(c.name) + " " + dispatchRule(m));
-      }
+    for (const char* r : c.rules) {
+      if (r) out += cmd("add", "rule", std::string(c.name) + " " + r);
     }
   }
   return out;
@@ -358,10 +400,13 @@ std::string chainId(std::string_view networkName) {
   return out;
 }
 
+bool isFixedChain(std::string_view chain) {
+  return std::any_of(kChains.begin(), kChains.end(),
+                     [chain](const ChainSpec& c) { return chain == c.name; });
+}
+
 std::vector<std::string> possibleChains(std::string_view networkName) {
-  std::vector<std::string> out;
-  for (const auto& k : kKinds) out.push_back(chainName(networkName, k.kind));
-  return out;
+  return {chainId(networkName) + std::string(kNatChainSuffix)};
 }
 
 bool hasRules(const Network& net) {
@@ -383,6 +428,12 @@ Status checkRenderable(const Network& net) {
     return Error::invalid("network '" + net.name + "': forward dev '" + net.forwardDev +
                           "' is not a usable interface name");
   }
+  // The id is every element's comment (nft allows 128 bytes) and a chain name prefix.
+  if (size_t n = chainId(net.name).size(); n + kNatChainSuffix.size() > kMaxComment) {
+    return Error::invalid("network '" + net.name + "': name too long for the firewall table (its id has " +
+                          std::to_string(n) + " bytes, at most " +
+                          std::to_string(kMaxComment - kNatChainSuffix.size()) + ")");
+  }
   return Status::success();
 }
 
@@ -398,18 +449,25 @@ std::string renderBase() {
   return cmd("add", "table", "") + baseBody();
 }
 
-std::string renderAddNetwork(const Network& net, const NetworkObjects& replacing) {
+std::string renderAddNetwork(const Network& net, const NetworkObjects& replacing, bool withBase) {
   NetworkPlan p = plan(net);
-  std::string out = cmd("add", "table", "");
-  for (const auto& c : p.chains) out += cmd("add", "chain", c.name);
-  out += baseBody();
-  out += deleteElements(replacing.elements);
+  std::string out = withBase ? renderBase() : std::string();
+  // An old element is deleted unless the plan has it exactly (key, owner and verdict): one
+  // whose key stays but whose verdict changes is deleted and added again, because `add`
+  // keeps an existing key's old verdict.
+  std::vector<MapElement> stale;
+  for (const auto& old : replacing.elements) {
+    bool kept = std::find(p.elements.begin(), p.elements.end(), old) != p.elements.end();
+    if (!kept) stale.push_back(old);
+  }
+  out += deleteElements(stale);
   for (const auto& old : replacing.chains) {
     bool kept = std::any_of(p.chains.begin(), p.chains.end(),
                             [&](const ChainPlan& c) { return c.name == old; });
     if (!kept) out += cmd("delete", "chain", old);
   }
   for (const auto& c : p.chains) {
+    out += cmd("add", "chain", c.name);
     out += cmd("flush", "chain", c.name);
     for (const auto& r : c.rules) out += cmd("add", "rule", c.name + " " + r);
   }
@@ -434,9 +492,11 @@ std::string renderRuleset(const std::vector<Network>& networks) {
   for (const auto& n : networks) plans.push_back(plan(n));
 
   std::vector<std::string> blocks;
-  for (const auto& m : kMaps) {
-    std::string b = "\tmap " + std::string(m.name) + " {\n\t\ttype " + m.keyType + " : verdict\n";
+  for (const auto& m : kSets) {
+    std::string b = std::string("\t") + (isMap(m) ? "map " : "set ") + m.name + " {\n\t\ttype " +
+                    m.type + "\n";
     if (m.interval) b += "\t\tflags interval\n";
+    b += "\t\tcomment " + quote(m.comment) + "\n";
     std::vector<std::string> elems;
     for (const auto& p : plans) {
       for (const auto& e : p.elements) {
@@ -456,10 +516,10 @@ std::string renderRuleset(const std::vector<Network>& networks) {
     for (const auto& r : rules) b += "\t\t" + r + "\n";
     return b + "\t}\n";
   };
-  for (const auto& c : kBaseChains) {
+  for (const auto& c : kChains) {
     std::vector<std::string> rules;
-    for (const auto& m : kMaps) {
-      if (std::string_view(m.baseChain) == c.name) rules.push_back(dispatchRule(m));
+    for (const char* r : c.rules) {
+      if (r) rules.push_back(r);
     }
     blocks.push_back(chainBlock(c.name, c.hook, rules));
   }
@@ -470,6 +530,73 @@ std::string renderRuleset(const std::vector<Network>& networks) {
   std::string out = "table " + kTableRef + " {\n";
   for (size_t i = 0; i < blocks.size(); ++i) out += (i == 0 ? "" : "\n") + blocks[i];
   return out + "}\n";
+}
+
+}  // namespace vnet::kernel::nft
+
+namespace vnet::kernel::nft {
+
+std::vector<RuleView> rulesUsedBy(std::string_view listing, const model::Network& net) {
+  std::vector<std::string> sets;
+  for (const auto& e : objectsOf(net).elements) sets.push_back(e.map);
+  if (sets.empty()) return {};
+  auto trim = [](std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+    return s;
+  };
+  std::vector<RuleView> out;
+  std::string chain;
+  std::string hook;
+  bool custom = false;  // inside a network's own chain: only `net`'s is shown
+  const std::vector<std::string> own = objectsOf(net).chains;
+  size_t pos = 0;
+  while (pos < listing.size()) {
+    size_t end = listing.find('\n', pos);
+    if (end == std::string_view::npos) end = listing.size();
+    std::string_view line = trim(listing.substr(pos, end - pos));
+    pos = end + 1;
+    if (line.rfind("chain ", 0) == 0 && line.size() > 8 && line.substr(line.size() - 2) == " {") {
+      chain = std::string(line.substr(6, line.size() - 8));
+      hook.clear();
+      custom = !isFixedChain(chain);
+      continue;
+    }
+    if (line == "}" || line.empty()) {
+      if (line == "}") chain.clear();
+      continue;
+    }
+    if (chain.empty()) continue;
+    if (line.rfind("type ", 0) == 0 && line.find(" hook ") != std::string_view::npos) {
+      hook = std::string(line);
+      continue;
+    }
+    if (custom && std::find(own.begin(), own.end(), chain) == own.end()) continue;
+    std::string_view text = line;
+    std::string_view comment;
+    if (size_t c = line.find(" comment \""); c != std::string_view::npos) {
+      text = line.substr(0, c);
+      comment = line.substr(c + 10);
+      if (!comment.empty() && comment.back() == '"') comment.remove_suffix(1);
+    }
+    bool wanted = true;
+    if (size_t at = text.find('@'); at != std::string_view::npos) {
+      size_t stop = text.find(' ', at);
+      std::string set(text.substr(at + 1, stop == std::string_view::npos ? std::string_view::npos
+                                                                         : stop - at - 1));
+      wanted = std::find(sets.begin(), sets.end(), set) != sets.end();
+    } else if (chain == "input" || chain == "output") {
+      wanted = false;
+    } else if (chain == "postrouting") {
+      // The multicast/broadcast exceptions of the family the network masquerades.
+      const char* masq = text.rfind("ip6 ", 0) == 0 ? "masq6" : "masq4";
+      wanted = std::any_of(sets.begin(), sets.end(), [masq](const std::string& s) {
+        return s.rfind(masq, 0) == 0;
+      });
+    }
+    if (wanted) out.push_back({chain, hook, std::string(text), std::string(comment)});
+  }
+  return out;
 }
 
 }  // namespace vnet::kernel::nft

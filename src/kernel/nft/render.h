@@ -1,33 +1,36 @@
 // Pure renderer: model::Network -> nft script text for our table `inet vnet`.
 // No I/O: the same input always gives the same text (golden-tested).
 //
-// Layout (design: ARCHITECTURE.md, "Firewall design"):
-//   base chains   forward (filter), input (filter), output (filter), postrouting (nat),
-//                 all `policy accept`: we reject only traffic of our own bridges and never
-//                 act as the host firewall.
-//   verdict maps  forward_oif, forward_iif, input_iif, output_oif  (type ifname : verdict)
-//                 postrouting_saddr4, postrouting_saddr6           (prefix : verdict)
-//                 One lookup per packet per base chain whatever the number of networks.
-//   per network   <id>_fwd_out  forwarded traffic going out the bridge (to guests)
-//                 <id>_fwd_in   forwarded traffic coming in the bridge (from guests)
-//                 <id>_in       traffic from guests to the host (DHCP, DNS)
-//                 <id>_out      traffic from the host to guests (DHCP, DNS replies)
-//                 <id>_nat      source NAT of the network's subnets (nat mode only)
-//                 where <id> is chainId(network name).
+// Layout (design: ARCHITECTURE.md, "Firewall design"): a FIXED set of chains and rules,
+// created once, whose matches look packets up in named sets; starting or stopping a
+// network only adds or deletes set elements. Why: the kernel re-validates the whole table
+// (every chain reachable from a base chain) in each batch that adds a jump or a rule with
+// reject/masquerade, and libnftables lists every chain and interval set before each batch,
+// so per-network chains make each start cost grow with the number of networks. Set
+// elements of hash sets and concatenated-interval (pipapo) sets cost neither.
 //
-// `forward` first jumps by oifname, then by iifname. The to-guests chain ends with
-// `reject` and ends permitted traffic with `return` (not `accept`), so that a packet
-// between two of our bridges must pass both networks' policies: a guest of network A
-// reaches a guest of network B only when A lets it out AND B lets it in. With nat on B
-// (established only) and any A, A's guests cannot open connections to B's guests; an
-// isolated A stays isolated even towards a routed B (libvirt's iptables order lets that
-// one through; we don't).
+//   forward (filter)     guest_pairs → accept; oif in @guests → to_guests;
+//                        iif in @guests → from_guests; else policy accept
+//   to_guests            replies (nat, established/related) and inbound (route) `return`,
+//                        so the sending network's from_guests is consulted too; else reject
+//   from_guests          outbound (nat, route) accept; else reject
+//   input / output       DHCP, DHCPv6, DNS from/to the bridges in @dhcp4/@dhcp6/@dns
+//   postrouting (nat)    @nat_custom (jump to a network's own chain when its <nat> sets
+//                        addresses or ports), then @nat_local (no NAT inside the subnet),
+//                        local multicast/broadcast, then masquerade of @masq4/@masq6
+//                        (tcp/udp source ports 1024-65535, then other protocols)
 //
-// Differences from libvirt, on purpose: DHCP ports are opened only for a family whose
-// <ip> has <dhcp>, DNS only when DNS is enabled (libvirt opens both always; with policy
-// accept the effect is the same, the listing is just honest); tcp and udp share one
-// masquerade rule (`meta l4proto { tcp, udp }`) where libvirt has two. `reject` is
-// libvirt's REJECT: ICMP(v6) port unreachable.
+// Every element carries comment "<chainId(network)>": the owner, shown by `nft list` and
+// used to find a network's elements after a restart. Sets with a `_dev` suffix add the
+// network's `forward dev` as a field (libvirt then accepts only through that device).
+// Keys start with the bridge name; in postrouting that is the input device (`iifname`),
+// which the kernel sets for forwarded packets.
+//
+// Semantics are libvirt's, with these differences on purpose: a packet between two of our
+// bridges must pass both networks' policies (the receiving network first), so an isolated
+// network stays isolated even towards a routed one; DHCP ports are opened only for a family
+// whose <ip> has <dhcp> and DNS only when DNS is enabled; `reject` is libvirt's REJECT
+// (ICMP port unreachable); masquerade is keyed by the input bridge and the subnet.
 #pragma once
 
 #include <string>
@@ -42,17 +45,20 @@ namespace vnet::kernel::nft {
 inline constexpr std::string_view kFamily = "inet";
 inline constexpr std::string_view kTableName = "vnet";
 
-// One element of one of our verdict maps. `key` is nft syntax ("\"vnbr0\"",
-// "192.168.122.0/24"); `chain` is the regular chain the element jumps to.
+// One element of one of our sets or maps. `key` is nft syntax ("\"vnbr0\"",
+// "\"vnbr0\" . 192.168.122.0/24"); `chain` is the chain a verdict-map element jumps to
+// ("" for a plain set element); `owner` is the element's comment (chainId of the network).
 struct MapElement {
   std::string map;
   std::string key;
   std::string chain;
+  std::string owner;
   friend bool operator==(const MapElement&, const MapElement&) = default;
 };
 
-// What one network owns in the table: its regular chains and the map elements that jump
-// to them. Deleting the elements then the chains removes the network and nothing else.
+// What one network owns in the table: its set elements and its own chains (only a network
+// whose <nat> sets addresses or ports has one). Deleting the elements then the chains
+// removes the network and nothing else.
 struct NetworkObjects {
   std::vector<std::string> chains;
   std::vector<MapElement> elements;
@@ -64,6 +70,9 @@ struct NetworkObjects {
 // identifier, and never ambiguous with our suffixes: "default" -> "default",
 // "my-net" -> "my_2dnet".
 std::string chainId(std::string_view networkName);
+
+// True for the chains of the fixed layout (forward, to_guests, ...), which no network owns.
+bool isFixedChain(std::string_view chain);
 
 // The chain names a network with this name may own (all kinds, whether present or not).
 std::vector<std::string> possibleChains(std::string_view networkName);
@@ -79,17 +88,17 @@ bool hasRules(const model::Network& net);
 // The objects renderAddNetwork creates for `net` (empty for open/bridge).
 NetworkObjects objectsOf(const model::Network& net);
 
-// The table, its maps and base chains, created if missing; base chains are flushed and
-// their dispatch rules re-added, so applying it again changes nothing.
+// The table, its sets and its fixed chains, created if missing; the fixed chains are
+// flushed and their rules re-added, so applying it again changes nothing.
 std::string renderBase();
 
-// ONE batch that installs `net`: declares its chains, then renderBase(), then deletes
-// `replacing` (what the table held for this network before: its map elements, and its
-// chains the new definition no longer has), then flushes and fills the network's chains
-// and adds its map elements. Applied atomically, this adds or replaces the network.
-// Chains are declared before the maps because nft 1.0.6 fails (ENOENT) to add an
-// element jumping to a chain declared after an interval map created in the same batch.
-std::string renderAddNetwork(const model::Network& net, const NetworkObjects& replacing = {});
+// ONE batch that installs `net`: with `withBase`, renderBase() first (needed when the table
+// may be missing or altered); then deletes what `replacing` (what the table held for this
+// network before) has and the new definition has not; then flushes and fills the network's
+// own chains and adds all its elements (adding an existing element is a no-op). Applied
+// atomically, this adds or replaces the network.
+std::string renderAddNetwork(const model::Network& net, const NetworkObjects& replacing = {},
+                             bool withBase = true);
 
 // A batch deleting `objects`: the elements first (they reference the chains), then the
 // chains. Empty text for empty objects.
@@ -101,5 +110,23 @@ std::string renderRemoveNetwork(const model::Network& net);
 // The whole table holding `networks`, in `nft list table inet vnet` layout (loadable with
 // `nft -f`). Map elements are listed in network order, one per line.
 std::string renderRuleset(const std::vector<model::Network>& networks);
+
+}  // namespace vnet::kernel::nft
+
+namespace vnet::kernel::nft {
+
+// One rule of our table as `nft list` prints it, split for people.
+struct RuleView {
+  std::string chain;
+  std::string hook;     // the chain's "type ... hook ..." line; "" for a regular chain
+  std::string rule;     // the rule without its comment
+  std::string comment;  // what it is for
+};
+
+// The rules of `listing` (`nft list table inet vnet` text) that act on network `net`'s
+// traffic: those that look up a set holding one of its elements, and those without set
+// lookups in the chains its packets pass (final rejects, multicast/broadcast exceptions).
+// In listing order. A rule from a set `net` has no element in is left out.
+std::vector<RuleView> rulesUsedBy(std::string_view listing, const model::Network& net);
 
 }  // namespace vnet::kernel::nft

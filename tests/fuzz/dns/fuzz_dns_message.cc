@@ -4,17 +4,22 @@
 //  - parseMessage accepting the input implies scanMessage accepts it;
 //  - serializeMessage(parseMessage(x)) parses again, and re-serializing that gives the
 //    same bytes;
-//  - the resolver never crashes on the input as a query (UDP and TCP), and the replies it
-//    builds parse; when it forwards, the input is also fed back as the upstream answer
-//    (through the cache path). Upstream answers are checked for framing only (scanMessage),
-//    so a reply made from one (forwarded, or later served from the cache) must scan, and
-//    must parse fully when that answer did.
+//  - parseSimpleQuery accepting the input implies scanMessage accepts it with the same
+//    question and EDNS fields;
+//  - the resolver never crashes on the input as a query (UDP, TCP, UDP again), and the
+//    replies it builds parse; when it forwards, the input is also fed back as the upstream
+//    answer (through the cache path). Upstream answers are checked for framing only
+//    (scanMessage), so a reply made from one (forwarded, or later served from the cache)
+//    must scan, and must parse fully when that answer did;
+//  - a second resolver without the fast path (answer cache off), fed the same inputs, clock
+//    and upstream answers, gives byte for byte the same replies.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string_view>
 
+#include "dns/answer_cache.h"
 #include "dns/message.h"
 #include "dns/resolver.h"
 
@@ -27,6 +32,7 @@ class HeldUpstream : public Upstream {
  public:
   void resolve(const Question&, bool, UpstreamCallback done) override { pending = std::move(done); }
   bool canForward(const Name&) override { return true; }
+  uint64_t generation() override { return 0; }
   UpstreamCallback pending;
 };
 
@@ -41,7 +47,7 @@ void checkReply(const std::vector<uint8_t>& reply, bool mustParse = true) {
 }
 
 struct World {
-  World() : resolver(&upstream, [this] { return now; }) {
+  explicit World(bool fastPath) : resolver(&upstream, [this] { return now; }) {
     ResolverConfig c;
     c.zone.domain = "example.test";
     c.zone.hosts.push_back(StaticHost{*IpAddress::parse("192.168.122.10"), {"web", "www"}});
@@ -54,6 +60,7 @@ struct World {
     c.zone.allowedClients.push_back(*Cidr::parse("192.168.122.0/24"));
     c.rateLimit.rate = 0;
     c.cache.maxEntries = 64;
+    c.answerCacheEntries = fastPath ? 64 : 0;
     if (!resolver.configure(c).ok()) __builtin_trap();
   }
   HeldUpstream upstream;
@@ -64,7 +71,8 @@ struct World {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static World* world = new World();
+  static World* fast = new World(true);
+  static World* full = new World(false);
   const std::span<const uint8_t> in(data, size);
 
   auto m = parseMessage(in);
@@ -79,6 +87,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       check(w2.ok() && *w2 == *w);
     }
   }
+  if (SimpleQuery sq; parseSimpleQuery(in, sq)) {
+    check(l.ok() && l->qdcount == 1 && l->questionEnd == sq.questionEnd());
+    check(l->question.name.wireSize() == sq.nameSize && uint16_t(l->question.type) == sq.qtype &&
+          l->question.qclass == sq.qclass);
+    check(l->hasEdns == sq.edns && l->dnssecOk == sq.dnssecOk && l->header.id == sq.id);
+    check(!sq.edns || (l->ednsUdpSize == sq.ednsUdpSize && l->ednsVersion == 0));
+  }
 
   // Text paths: names and dynamic host names from the same bytes.
   const std::string_view text(reinterpret_cast<const char*>(data), size);
@@ -86,33 +101,48 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto back = Name::parse(n->toString());
     check(back.ok() && *back == *n);
   }
-  if (size > 0 && (data[0] & 1) &&
-      world->resolver.zone().setDynamicHost(text, Ipv4(0xC0A87A32)).ok()) {
-    world->resolver.zone().removeDynamicHost(text);
+  if (size > 0 && (data[0] & 1)) {
+    const bool set = fast->resolver.zone().setDynamicHost(text, Ipv4(0xC0A87A32)).ok();
+    check(full->resolver.zone().setDynamicHost(text, Ipv4(0xC0A87A32)).ok() == set);
+    if (set) {
+      fast->resolver.zone().removeDynamicHost(text);
+      full->resolver.zone().removeDynamicHost(text);
+    }
   }
 
-  world->now += std::chrono::seconds(size % 7);
-  for (Transport t : {Transport::Udp, Transport::Tcp}) {
-    std::vector<uint8_t> later;
-    const uint64_t hits = world->resolver.counters().cacheHits;
-    auto out = world->resolver.handle(in, *IpAddress::parse("192.168.122.5"), t,
-                                      [&](std::vector<uint8_t> r) { later = std::move(r); });
+  fast->now += std::chrono::seconds(size % 7);
+  full->now = fast->now;
+  for (Transport t : {Transport::Udp, Transport::Tcp, Transport::Udp}) {
+    std::vector<uint8_t> laterFast, laterFull;
+    const uint64_t hits = fast->resolver.counters().cacheHits;
+    const IpAddress client = *IpAddress::parse("192.168.122.5");
+    auto a = fast->resolver.handle(in, client, t,
+                                   [&](std::vector<uint8_t> r) { laterFast = std::move(r); });
+    auto b = full->resolver.handle(in, client, t,
+                                   [&](std::vector<uint8_t> r) { laterFull = std::move(r); });
+    check(a.kind == b.kind && a.reply == b.reply);
     // A cached answer came from an upstream answer, maybe an earlier input's: only its
     // framing was checked when it was accepted.
-    const bool fromCache = world->resolver.counters().cacheHits != hits;
-    if (out.kind == Resolver::Outcome::Kind::Reply) checkReply(out.reply, !fromCache);
-    if (out.kind == Resolver::Outcome::Kind::Pending && world->upstream.pending) {
-      auto done = std::move(world->upstream.pending);
-      world->upstream.pending = nullptr;
+    const bool fromCache = fast->resolver.counters().cacheHits != hits;
+    if (a.kind == Resolver::Outcome::Kind::Reply) checkReply(a.reply, !fromCache);
+    if (a.kind == Resolver::Outcome::Kind::Pending) {
+      check(fast->upstream.pending != nullptr && full->upstream.pending != nullptr);
+      auto doneFast = std::move(fast->upstream.pending);
+      auto doneFull = std::move(full->upstream.pending);
+      fast->upstream.pending = nullptr;
+      full->upstream.pending = nullptr;
       if (l.ok()) {
-        auto a = std::make_shared<UpstreamAnswer>();
-        a->wire.assign(in.begin(), in.end());
-        a->layout = *l;
-        done(std::shared_ptr<const UpstreamAnswer>(a));
+        auto ans = std::make_shared<UpstreamAnswer>();
+        ans->wire.assign(in.begin(), in.end());
+        ans->layout = *l;
+        doneFast(std::shared_ptr<const UpstreamAnswer>(ans));
+        doneFull(std::shared_ptr<const UpstreamAnswer>(ans));
       } else {
-        done(Error("fuzz"));
+        doneFast(Error("fuzz"));
+        doneFull(Error("fuzz"));
       }
-      checkReply(later, m.ok());
+      check(laterFast == laterFull);
+      checkReply(laterFast, m.ok());
     }
   }
   return 0;

@@ -133,7 +133,8 @@ class DhcpClientsTest : public ::testing::Test {
     script_ = dir_.file("hook.sh");
     std::ofstream(script_) << "#!/bin/sh\n"
                            << "case \"$1/${reason:-}\" in bound/*|*/BOUND) env > "
-                           << dir_.file("bound.env") << ";; esac\nexit 0\n";
+                           << dir_.file("bound.env.tmp") << " && mv " << dir_.file("bound.env.tmp")
+                           << " " << dir_.file("bound.env") << ";; esac\nexit 0\n";
     ::chmod(script_.c_str(), 0755);
   }
 
@@ -147,6 +148,9 @@ class DhcpClientsTest : public ::testing::Test {
     }
     return false;
   }
+
+  // Runs dhclient (which must be installed) to a lease and checks it.
+  void dhclient();
 
   TempDir dir_;
   boost::asio::io_context io_;
@@ -181,13 +185,36 @@ TEST_F(DhcpClientsTest, BusyboxUdhcpcGetsLease) {
   // Durable before the ACK left: the committed store has it.
   EXPECT_EQ((*store_)->load()->size(), 1u);
   EXPECT_GE(transport_->counters().sent, 2u);
-  // OFFER/ACK went unicast to chaddr through the SIOCSARP entry (no broadcast flag).
+  // OFFER/ACK went unicast to chaddr (no broadcast flag) through the packet socket.
+  EXPECT_GE(transport_->counters().raw_sent, 2u);
   EXPECT_EQ(transport_->counters().arp_fallbacks, 0u);
   EXPECT_EQ(transport_->counters().send_errors, 0u);
 }
 
+// dhclient leaves the broadcast flag clear: the OFFER and ACK are unicast to yiaddr at chaddr,
+// through the packet socket by default, or through the UDP socket and a SIOCSARP entry.
 TEST_F(DhcpClientsTest, IscDhclientGetsLease) {
   if (!haveTool("/usr/sbin/dhclient")) GTEST_SKIP() << "dhclient not installed";
+  dhclient();
+  EXPECT_GE(transport_->counters().raw_sent, 2u);  // OFFER and ACK via the packet socket
+  EXPECT_EQ(transport_->counters().send_errors, 0u);
+}
+
+TEST_F(DhcpClientsTest, IscDhclientGetsLeaseThroughTheUdpSocket) {
+  if (!haveTool("/usr/sbin/dhclient")) GTEST_SKIP() << "dhclient not installed";
+  transport_.reset();
+  auto transport = UdpTransport::open(io_, *server_, {.interface = "v1", .packet_replies = false});
+  ASSERT_TRUE(transport.ok()) << transport.error().message();
+  transport_ = std::move(transport).value();
+  transport_->start();
+  dhclient();
+  EXPECT_EQ(transport_->counters().raw_sent, 0u);
+  EXPECT_GE(transport_->counters().sent, 2u);
+  EXPECT_EQ(transport_->counters().arp_fallbacks, 0u);
+  EXPECT_EQ(transport_->counters().send_errors, 0u);
+}
+
+void DhcpClientsTest::dhclient() {
   const std::string conf = dir_.file("dhclient.conf");
   std::ofstream(conf) << "send host-name \"iscguest\";\n"
                          "request subnet-mask, routers, domain-name-servers, domain-name;\n";
@@ -196,7 +223,8 @@ TEST_F(DhcpClientsTest, IscDhclientGetsLease) {
   ASSERT_TRUE(client.started());
   // dhclient -d stays in the foreground after binding: wait for the hook's file instead.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!std::filesystem::exists(dir_.file("bound.env")) &&
+  // The hook renames a complete file into place: wait for it.
+  while (!readEnvFile(dir_.file("bound.env")).count("new_ip_address") &&
          std::chrono::steady_clock::now() < deadline) {
     io_.run_for(std::chrono::milliseconds(50));
     io_.restart();

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,7 +43,9 @@ Normalized normalize(const std::string& listing) {
     if (end == std::string::npos) end = listing.size();
     std::string line = trim(listing.substr(pos, end - pos));
     pos = end + 1;
-    if ((line.rfind("map ", 0) == 0 || line.rfind("chain ", 0) == 0) && line.size() > 2 &&
+    if ((line.rfind("map ", 0) == 0 || line.rfind("set ", 0) == 0 ||
+         line.rfind("chain ", 0) == 0) &&
+        line.size() > 2 &&
         line.substr(line.size() - 2) == " {") {
       block = line.substr(0, line.size() - 2);
       out[block];
@@ -145,18 +148,21 @@ TEST_F(NftIntegration, RemovingOneNetworkLeavesTheOther) {
 
   auto doc = nlohmann::json::parse(sh("nft -j list table inet vnet"));
   std::vector<std::string> chains;
-  std::vector<std::string> targets;
+  std::set<std::string> owners;
+  size_t elements = 0;
   for (const auto& item : doc["nftables"]) {
     if (item.contains("chain")) chains.push_back(item["chain"]["name"]);
-    if (item.contains("map") && item["map"].contains("elem")) {
-      for (const auto& e : item["map"]["elem"]) targets.push_back(e[1]["jump"]["target"]);
+    if (item.contains("set") && item["set"].contains("elem")) {
+      for (const auto& e : item["set"]["elem"]) {
+        owners.insert(e["elem"].value("comment", ""));
+        ++elements;
+      }
     }
   }
-  EXPECT_THAT(chains,
-              ::testing::UnorderedElementsAre("forward", "input", "output", "postrouting",
-                                              "lab_fwd_out", "lab_fwd_in", "lab_in", "lab_out"));
-  EXPECT_THAT(targets,
-              ::testing::UnorderedElementsAre("lab_fwd_out", "lab_fwd_in", "lab_in", "lab_out"));
+  EXPECT_THAT(chains, ::testing::UnorderedElementsAre("forward", "to_guests", "from_guests", "input",
+                                                      "output", "postrouting"));
+  EXPECT_THAT(owners, ::testing::ElementsAre("lab"));
+  EXPECT_EQ(objectsOf(two.networks[1]).elements.size(), elements);
   expectTableIs({two.networks[1]});
 }
 
@@ -182,13 +188,12 @@ TEST_F(NftIntegration, FailedBatchLeavesRulesetIdentical) {
   ASSERT_TRUE(fw_->addNetwork(nfttest::defaultNat()).ok());
   const std::string before = ruleset();
 
-  // Chain names are limited to 255 bytes: the batch is refused as a whole.
+  // A name whose id cannot be an element comment is refused before any batch.
   model::Network longName = nfttest::network(std::string(300, 'x').c_str(), model::ForwardMode::Nat,
                                              "vnbr9", {nfttest::ipConfig("10.60.0.1/24", true)});
   Status s = fw_->addNetwork(longName);
   ASSERT_FALSE(s.ok());
   EXPECT_THAT(s.error().message(), HasSubstr("adding rules for network 'xxx"));
-  EXPECT_THAT(s.error().message(), HasSubstr("Error"));
   EXPECT_THAT(s.error().message(), HasSubstr("name too long"));
   EXPECT_EQ(before, ruleset());
 
@@ -201,12 +206,14 @@ TEST_F(NftIntegration, FailedBatchLeavesRulesetIdentical) {
   EXPECT_THAT(raw.error().message(), HasSubstr("delete chain inet vnet no_such_chain"));
   EXPECT_EQ(before, ruleset());
 
-  // Overlapping subnets collide in the interval map: refused with nft's own words.
-  Status overlap = fw_->addNetwork(nfttest::network("overlap", model::ForwardMode::Nat, "vnbr7",
-                                                    {nfttest::ipConfig("192.168.122.1/25", true)}));
+  // Overlapping subnets on one bridge collide in the interval sets: refused with nft's own
+  // words (validation refuses such a definition earlier; this is the kernel's last word).
+  Status overlap = fw_->addNetwork(nfttest::network(
+      "overlap", model::ForwardMode::Nat, "vnbr7",
+      {nfttest::ipConfig("10.80.0.1/24", true), nfttest::ipConfig("10.80.0.129/25", false)}));
   ASSERT_FALSE(overlap.ok());
   EXPECT_THAT(overlap.error().message(), HasSubstr("adding rules for network 'overlap': batch:"));
-  EXPECT_THAT(overlap.error().message(), HasSubstr("interval overlaps"));
+  EXPECT_THAT(overlap.error().message(), HasSubstr("File exists"));
   EXPECT_EQ(before, ruleset());
 }
 

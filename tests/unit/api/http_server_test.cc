@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <stdexcept>
@@ -188,6 +189,103 @@ TEST_F(HttpServerTest, BeyondTheConnectionLimitNewConnectionsGet503) {
   auto again = c.request("GET", "/after");
   ASSERT_TRUE(again.ok()) << again.error().message();
   EXPECT_EQ(again->status, 200);
+}
+
+// A source that writes `lines` when started, then closes unless `keepOpen`.
+class LinesSource : public StreamSource {
+ public:
+  LinesSource(std::vector<std::string> lines, bool keepOpen) : lines_(std::move(lines)), keepOpen_(keepOpen) {}
+  void start(std::shared_ptr<StreamSink> sink) override {
+    for (const auto& l : lines_) sink->write(l);
+    if (!keepOpen_) sink->close();
+    sink_ = std::move(sink);
+  }
+  void stop() override {
+    sink_.reset();
+    ++stops;
+  }
+  std::atomic<int> stops{0};
+
+ private:
+  std::vector<std::string> lines_;
+  bool keepOpen_;
+  std::shared_ptr<StreamSink> sink_;
+};
+
+class StreamingServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/vnet-api-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    path_ = dir_ + "/s.sock";
+    auto s = HttpServer::listenUnix(io_, path_, 0660, [this](const Request& r) {
+      if (r.path == "/finite") {
+        Response resp(200, "", "application/x-ndjson");
+        resp.stream = finite_;
+        return resp;
+      }
+      if (r.path == "/forever") {
+        Response resp;
+        resp.stream = forever_;
+        return resp;
+      }
+      return errorResponse(Error::notFound("no such thing: " + r.path));
+    });
+    ASSERT_TRUE(s.ok()) << s.error().message();
+    server_ = std::move(*s);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  void TearDown() override {
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+    server_.reset();
+    ::rmdir(dir_.c_str());
+  }
+  boost::asio::io_context io_;
+  std::unique_ptr<HttpServer> server_;
+  std::thread thread_;
+  std::string dir_, path_;
+  std::shared_ptr<LinesSource> finite_ =
+      std::make_shared<LinesSource>(std::vector<std::string>{"one\n", "two\n", std::string(20000, 'x') + "\n"}, false);
+  std::shared_ptr<LinesSource> forever_ =
+      std::make_shared<LinesSource>(std::vector<std::string>{"hello\n"}, true);
+};
+
+TEST_F(StreamingServerTest, StreamsChunksUntilTheSourceCloses) {
+  Client c(path_);
+  std::string got;
+  Status s = c.stream("GET", "/finite", [&](std::string_view d) {
+    got.append(d);
+    return true;
+  });
+  ASSERT_TRUE(s.ok()) << s.error().message();
+  EXPECT_EQ(got, "one\ntwo\n" + std::string(20000, 'x') + "\n");
+  for (int i = 0; i < 100 && finite_->stops == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(finite_->stops, 1) << "stop() once the stream is over";
+}
+
+TEST_F(StreamingServerTest, TheClientLeavingStopsTheSource) {
+  Client c(path_);
+  std::string got;
+  Status s = c.stream("GET", "/forever", [&](std::string_view d) {
+    got.append(d);
+    return got.find('\n') == std::string::npos;  // stop after the first line
+  });
+  ASSERT_TRUE(s.ok()) << s.error().message();
+  EXPECT_EQ(got, "hello\n");
+  for (int i = 0; i < 200 && forever_->stops == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(forever_->stops, 1);
+}
+
+TEST_F(StreamingServerTest, ErrorsAreErrorsNotStreams) {
+  Client c(path_);
+  bool called = false;
+  Status s = c.stream("GET", "/nothing", [&](std::string_view) { return called = true; });
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code(), ErrorCode::NotFound);
+  EXPECT_EQ(s.error().message(), "no such thing: /nothing");
+  EXPECT_FALSE(called);
 }
 
 TEST(Client, SaysWhenVnetdIsNotRunning) {

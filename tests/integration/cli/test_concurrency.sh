@@ -32,7 +32,8 @@ consistent() {
   links=$(lab_host ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep '^vnet' | sort | tr '\n' ' ' | sed 's/ $//')
   if [ "$active" = True ]; then
     lab_host ip link show concbr >/dev/null 2>&1 || { echo "active but no bridge concbr"; return 1; }
-    lab_host nft list chain inet vnet conc_fwd_in >/dev/null 2>&1 || { echo "active but no chain conc_fwd_in"; return 1; }
+    # Our table's sets hold the network's elements, keyed by its bridge.
+    lab_host nft list set inet vnet masq4 | grep -q '"concbr" \. 10\.66\.0\.0/16' || { echo "active but concbr not in set masq4"; return 1; }
     local bridged
     bridged=$(lab_host ip -o link show master concbr | awk -F': ' '{print $2}' | sed 's/@.*//' | sort | tr '\n' ' ' | sed 's/ $//')
     [ "$bridged" = "$ports" ] || { echo "ports listed '$ports', on the bridge '$bridged'"; return 1; }
@@ -41,7 +42,7 @@ consistent() {
     diff <(lab_ctl net-dumpxml conc) <(lab_ctl net-dumpxml conc --inactive) || return 1
   else
     ! lab_host ip link show concbr >/dev/null 2>&1 || { echo "inactive but bridge concbr exists"; return 1; }
-    ! lab_host nft list table inet vnet 2>/dev/null | grep -q 'conc_' || { echo "inactive but conc_ chains remain"; return 1; }
+    ! lab_host nft list table inet vnet 2>/dev/null | grep -q 'concbr' || { echo "inactive but elements of concbr remain"; return 1; }
     [ -z "$links" ] || { echo "inactive but links '$links' remain"; return 1; }
     [ -z "$ports" ] || { echo "inactive but ports '$ports' listed"; return 1; }
   fi

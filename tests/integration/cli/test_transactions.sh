@@ -29,7 +29,7 @@ lab_start_vnetd
 
 nothing_left() {
   ! lab_host ip link show txbr >/dev/null 2>&1 || { echo "bridge txbr exists"; return 1; }
-  ! lab_host nft list table inet vnet 2>/dev/null | grep -q 'tx_' || { echo "tx_ chains remain"; lab_host nft list table inet vnet; return 1; }
+  ! lab_host nft list table inet vnet 2>/dev/null | grep -q 'txbr' || { echo "elements of txbr remain"; lab_host nft list table inet vnet; return 1; }
   [ "$(lab_host sysctl -n net.ipv4.ip_forward)" = 0 ] || { echo "ip_forward left on"; return 1; }
   lab_ctl net-list --all | grep -Eq '^ tx +inactive' || { echo "tx not inactive"; return 1; }
 }

@@ -36,6 +36,7 @@ function(vnet_add_fuzzer name)
   file(MAKE_DIRECTORY ${scratch})
   add_test(NAME fuzz.${name}
     COMMAND ${CMAKE_COMMAND} -E env ASAN_OPTIONS=detect_leaks=1
+      UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
       $<TARGET_FILE:${name}> -runs=20000 -max_len=4096 -timeout=10 ${scratch} ${corpus})
   set_tests_properties(fuzz.${name} PROPERTIES LABELS fuzz TIMEOUT 300)
 endfunction()

@@ -19,7 +19,8 @@ namespace http = beast::http;
 using Local = asio::local::stream_protocol;
 
 Result<ClientResponse> Client::request(const std::string& method, const std::string& target,
-                                       const std::string& body) const {
+                                       const std::string& body,
+                                       const std::string& contentType) const {
   asio::io_context io;
   Local::socket socket(io);
   beast::error_code ec;
@@ -32,16 +33,20 @@ Result<ClientResponse> Client::request(const std::string& method, const std::str
   http::request<http::string_body> req(http::string_to_verb(method), target, 11);
   req.set(http::field::host, "vnetd");
   req.set(http::field::user_agent, "vnetctl");
-  if (!body.empty()) req.set(http::field::content_type, "application/json");
+  if (!body.empty()) req.set(http::field::content_type, contentType);
   req.body() = body;
   req.keep_alive(false);
   req.prepare_payload();
-  http::write(socket, req, ec);
-  if (ec) return Error("sending request to vnetd: " + ec.message(), ec.value());
+  beast::error_code writeError;
+  http::write(socket, req, writeError);
+  // A write cut short (EPIPE) may mean vnetd refused the request early and answered why.
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(64u << 20);
   http::read(socket, buffer, parser, ec);
+  if (ec && writeError) {
+    return Error("sending request to vnetd: " + writeError.message(), writeError.value());
+  }
   if (ec) return Error("reading vnetd's answer: " + ec.message(), ec.value());
   return ClientResponse{static_cast<int>(parser.get().result_int()), parser.get().body()};
 }
@@ -108,8 +113,8 @@ Status Client::stream(const std::string& method, const std::string& target,
 }
 
 Result<std::string> Client::call(const std::string& method, const std::string& target,
-                                 const std::string& body) const {
-  auto r = request(method, target, body);
+                                 const std::string& body, const std::string& contentType) const {
+  auto r = request(method, target, body, contentType);
   if (!r) return std::move(r).error();
   if (r->status >= 200 && r->status < 300) return std::move(r->body);
   std::string detail = r->body;

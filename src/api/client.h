@@ -21,13 +21,17 @@ class Client {
 
   // Sends one request and waits for the answer. Connection failures give an error that
   // says vnetd is not running at that socket.
+  // When the server refuses the request before reading all of it (a body over its limit),
+  // its answer is still returned.
   Result<ClientResponse> request(const std::string& method, const std::string& target,
-                                 const std::string& body = {}) const;
+                                 const std::string& body = {},
+                                 const std::string& contentType = "application/json") const;
 
   // Like request(), but turns a non-2xx answer into an Error carrying the server's
   // "detail" text and the matching ErrorCode.
   Result<std::string> call(const std::string& method, const std::string& target,
-                           const std::string& body = {}) const;
+                           const std::string& body = {},
+                           const std::string& contentType = "application/json") const;
 
   // Sends one request whose answer is streamed: `onData` gets the body as it arrives, in
   // pieces of any size, and returns false to stop reading. A non-2xx answer is an Error

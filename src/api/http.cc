@@ -1,10 +1,10 @@
 #include "api/http.h"
 
-#include "api/json_text.h"
-
+#include <cctype>
+#include <cerrno>
 #include <nlohmann/json.hpp>
 
-#include <cerrno>
+#include "api/json_text.h"
 
 namespace vnet::api {
 
@@ -14,6 +14,8 @@ int httpStatusFor(ErrorCode code) {
     case ErrorCode::NotFound: return 404;
     case ErrorCode::Conflict: return 409;
     case ErrorCode::TooLarge: return 413;
+    case ErrorCode::Unavailable:
+      return 503;
     case ErrorCode::Unsupported: return 422;
     case ErrorCode::Internal: return 500;
   }
@@ -26,6 +28,8 @@ ErrorCode errorCodeForStatus(int status) {
     case 404: return ErrorCode::NotFound;
     case 409: return ErrorCode::Conflict;
     case 413: return ErrorCode::TooLarge;
+    case 503:
+      return ErrorCode::Unavailable;
     case 422: return ErrorCode::Unsupported;
     default: return ErrorCode::Internal;
   }
@@ -40,6 +44,8 @@ const char* reasonFor(int status) {
     case 409: return "conflict";
     case 413: return "too large";
     case 422: return "not supported";
+    case 503:
+      return "unavailable";
     default: return "internal error";
   }
 }
@@ -51,18 +57,20 @@ int hexValue(char c) {
   return -1;
 }
 
-Result<std::string> percentDecode(std::string_view s, bool plusIsSpace) {
+// Decodes one part of the request target; `base` is its offset in the target (for messages).
+Result<std::string> percentDecode(std::string_view s, bool plusIsSpace, size_t base) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
     if (c == '%') {
-      if (i + 2 >= s.size()) {
-        return Error::invalid("malformed percent escape in request target");
+      std::string_view escape = s.substr(i, 3);
+      if (escape.size() < 3 || hexValue(escape[1]) < 0 || hexValue(escape[2]) < 0) {
+        return Error::invalid("request target: malformed percent escape '" + std::string(escape) +
+                              "' at offset " + std::to_string(base + i) +
+                              " (expected % and two hex digits)");
       }
-      int hi = hexValue(s[i + 1]), lo = hexValue(s[i + 2]);
-      if (hi < 0 || lo < 0) return Error::invalid("malformed percent escape in request target");
-      out.push_back(static_cast<char>(hi * 16 + lo));
+      out.push_back(static_cast<char>(hexValue(escape[1]) * 16 + hexValue(escape[2])));
       i += 2;
     } else if (c == '+' && plusIsSpace) {
       out.push_back(' ');
@@ -155,30 +163,46 @@ Response jsonResponse(int status, const std::string& body) {
   return Response{status, body, "application/json"};
 }
 
+std::string mediaType(std::string_view contentType) {
+  std::string out(contentType.substr(0, contentType.find(';')));
+  while (!out.empty() && (out.back() == ' ' || out.back() == '\t')) out.pop_back();
+  size_t first = out.find_first_not_of(" \t");
+  out.erase(0, first == std::string::npos ? out.size() : first);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 Status parseTarget(const std::string& target, Request& out) {
   std::string_view t = target;
   auto q = t.find('?');
-  auto path = percentDecode(t.substr(0, q), false);
+  auto path = percentDecode(t.substr(0, q), false, 0);
   if (!path) return std::move(path).error();
   out.path = std::move(*path);
   out.query.clear();
   if (q == std::string_view::npos) return Status::success();
-  std::string_view rest = t.substr(q + 1);
+  size_t offset = q + 1;
+  std::string_view rest = t.substr(offset);
   while (!rest.empty()) {
     auto amp = rest.find('&');
     std::string_view pair = rest.substr(0, amp);
     auto eq = pair.find('=');
-    auto key = percentDecode(pair.substr(0, eq), true);
+    auto key = percentDecode(pair.substr(0, eq), true, offset);
     if (!key) return std::move(key).error();
     std::string value;
     if (eq != std::string_view::npos) {
-      auto v = percentDecode(pair.substr(eq + 1), true);
+      auto v = percentDecode(pair.substr(eq + 1), true, offset + eq + 1);
       if (!v) return std::move(v).error();
       value = std::move(*v);
     }
-    if (!key->empty()) out.query[*key] = std::move(value);
+    if (!key->empty()) {
+      if (out.query.count(*key)) {
+        return Error::invalid("request target: query parameter '" + *key + "' is given twice");
+      }
+      out.query[*key] = std::move(value);
+    }
     if (amp == std::string_view::npos) break;
     rest = rest.substr(amp + 1);
+    offset += amp + 1;
   }
   return Status::success();
 }

@@ -3,13 +3,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <array>
+#include <cctype>
 #include <deque>
 #include <optional>
 #include <type_traits>
@@ -24,24 +26,67 @@ using Tcp = asio::ip::tcp;
 
 namespace {
 
+// How long a connection closed after an error keeps reading (and discarding) what the
+// client still sends, so that the client gets to read the error instead of a reset.
+constexpr std::chrono::seconds kLingerTime{5};
+constexpr size_t kLingerBytes = 64u << 20;
+
 // One connection; Protocol is Local (the API socket) or Tcp (the metrics listener).
 template <typename Protocol>
 class Session : public std::enable_shared_from_this<Session<Protocol>> {
  public:
-  Session(typename Protocol::socket socket, const RequestHandler& handler)
-      : stream_(std::move(socket)), handler_(handler) {}
+  // `live` counts the sessions of one server (this one included while it exists).
+  Session(typename Protocol::socket socket, const RequestHandler& handler,
+          std::shared_ptr<size_t> live)
+      : stream_(std::move(socket)), handler_(handler), live_(std::move(live)) {
+    ++*live_;
+  }
+  ~Session() { --*live_; }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
-  void start() { readRequest(); }
+  void start() {
+    if (*live_ > kMaxConnections) {
+      return refuse(Error(ErrorCode::Unavailable, "too many connections (the limit is " +
+                                                      std::to_string(kMaxConnections) +
+                                                      "); try again"));
+    }
+    readRequest();
+  }
 
  private:
   using std::enable_shared_from_this<Session<Protocol>>::shared_from_this;
   using std::enable_shared_from_this<Session<Protocol>>::weak_from_this;
 
+  // The header first: a body over the limit is refused before it is sent (Content-Length,
+  // or Expect: 100-continue, which gets its 100 only when the header is acceptable).
   void readRequest() {
     parser_.emplace();
     parser_->body_limit(kMaxBodyBytes);
     parser_->header_limit(kMaxHeaderBytes);
     stream_.expires_after(std::chrono::seconds(30));
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->onHeader(ec); });
+  }
+
+  void onHeader(beast::error_code ec) {
+    if (ec || parser_->is_done()) return onRead(ec);
+    auto& req = parser_->get();
+    if (beast::iequals(req[http::field::expect], "100-continue")) {
+      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
+                                                                     req.version());
+      http::async_write(stream_, *cont,
+                        [self = shared_from_this(), cont](beast::error_code wec, size_t) {
+                          if (wec) return;
+                          self->readBody();
+                        });
+      return;
+    }
+    readBody();
+  }
+
+  void readBody() {
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) {
                        self->onRead(ec);
@@ -54,31 +99,38 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
       return;  // client went away
     }
     if (ec == http::error::body_limit) {
-      Response r = errorResponse(Error(ErrorCode::TooLarge, "request body exceeds the limit of " +
-                                                                std::to_string(kMaxBodyBytes) +
-                                                                " bytes"));
-      return send(std::move(r), false, 11);
+      // The declared length, when there is one (a chunked body has none).
+      beast::string_view declared = parser_->get()[http::field::content_length];
+      std::string size = declared.empty() ? "" : "of " + std::string(declared) + " bytes ";
+      return refuse(Error(ErrorCode::TooLarge, "request body " + size + "exceeds the limit of " +
+                                                   std::to_string(kMaxBodyBytes) + " bytes"));
     }
     if (ec == http::error::header_limit) {
-      Response r = errorResponse(Error(ErrorCode::TooLarge, "request headers exceed the limit of " +
-                                                                std::to_string(kMaxHeaderBytes) +
-                                                                " bytes"));
-      return send(std::move(r), false, 11);
+      return refuse(Error(ErrorCode::TooLarge, "request headers exceed the limit of " +
+                                                   std::to_string(kMaxHeaderBytes) + " bytes"));
     }
-    if (ec) {
-      return send(errorResponse(Error::invalid("malformed HTTP request: " + ec.message())), false,
-                  11);
-    }
+    if (ec) return refuse(Error::invalid("malformed HTTP request: " + ec.message()));
     auto& req = parser_->get();
     Request r;
     r.method = std::string(req.method_string());
     Status st = parseTarget(std::string(req.target()), r);
     if (!st.ok()) return send(errorResponse(st.error()), req.keep_alive(), req.version());
     r.body = std::move(req.body());
-    Response resp = handler_(r);
+    beast::string_view type = req[http::field::content_type];
+    r.contentType = mediaType(std::string_view(type.data(), type.size()));
+    Response resp;
+    try {
+      resp = handler_(r);
+    } catch (const std::exception& e) {
+      // The boundary of one request: a bug in a handler answers 500 and vnetd goes on.
+      resp = errorResponse(Error("internal error in " + r.method + " " + r.path + ": " + e.what()));
+    }
     if (resp.stream) return startStream(std::move(resp), req.version());
     send(std::move(resp), req.keep_alive(), req.version());
   }
+
+  // Answers an error that ends the connection; what the client still sends is discarded.
+  void refuse(const Error& e) { send(errorResponse(e), false, 11, true); }
 
   // ---- Streamed responses: headers, then chunks as the source writes them, one write in
   // flight at a time; a read stays posted so that a client going away is noticed at once.
@@ -199,7 +251,7 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
     if (auto source = std::move(source_)) source->stop();
   }
 
-  void send(Response resp, bool keepAlive, unsigned version) {
+  void send(Response resp, bool keepAlive, unsigned version, bool linger = false) {
     auto msg = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(resp.status), version);
     msg->set(http::field::server, "vnetd");
@@ -207,28 +259,41 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
     msg->keep_alive(keepAlive);
     msg->body() = std::move(resp.body);
     msg->prepare_payload();
-    http::async_write(stream_, *msg,
-                      [self = shared_from_this(), msg, keepAlive](beast::error_code ec, size_t) {
-                        if (ec) return;
-                        if (keepAlive) {
-                          self->readRequest();
-                        } else {
-                          beast::error_code ignored;
-                          self->stream_.socket().shutdown(Protocol::socket::shutdown_send,
-                                                          ignored);
-                        }
-                      });
+    http::async_write(
+        stream_, *msg,
+        [self = shared_from_this(), msg, keepAlive, linger](beast::error_code ec, size_t) {
+          if (ec) return;
+          if (keepAlive) return self->readRequest();
+          beast::error_code ignored;
+          self->stream_.socket().shutdown(Protocol::socket::shutdown_send, ignored);
+          if (linger) {
+            self->stream_.expires_after(kLingerTime);
+            self->discard();
+          }
+        });
+  }
+
+  void discard() {
+    stream_.async_read_some(asio::buffer(scratch_),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->discarded_ += n;
+                              if (ec || self->discarded_ > kLingerBytes) return;
+                              self->discard();
+                            });
   }
 
   beast::basic_stream<Protocol> stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   RequestHandler handler_;
+  // Draining a refused request's rest, and watching a streamed response's client.
+  std::array<char, 16384> scratch_{};
+  size_t discarded_ = 0;
+  std::shared_ptr<size_t> live_;
   // Streamed responses only.
   std::shared_ptr<StreamSource> source_;
   std::deque<std::string> chunks_;
   size_t queuedBytes_ = 0;  // in chunks_ and the chunk being written
-  std::array<char, 512> scratch_{};
   bool writing_ = false;
   bool lastQueued_ = false;
   bool lastSent_ = false;
@@ -251,8 +316,16 @@ struct HttpServer::Acceptor final : HttpServer::Impl {
   void accept() {
     acceptor.async_accept([this](beast::error_code ec, typename Protocol::socket socket) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-      if (!ec) std::make_shared<Session<Protocol>>(std::move(socket), handler)->start();
-      accept();
+      if (!ec) {
+        std::make_shared<Session<Protocol>>(std::move(socket), handler, live)->start();
+        return accept();
+      }
+      // Out of file descriptors (EMFILE, ENFILE) or memory: accepting again at once would
+      // spin; wait for connections to close.
+      retry.expires_after(std::chrono::milliseconds(100));
+      retry.async_wait([this](beast::error_code wec) {
+        if (!wec && acceptor.is_open()) accept();
+      });
     });
   }
 
@@ -260,6 +333,7 @@ struct HttpServer::Acceptor final : HttpServer::Impl {
     if (!acceptor.is_open()) return;
     beast::error_code ec;
     acceptor.close(ec);
+    retry.cancel();
     if (!path.empty()) ::unlink(path.c_str());
   }
 
@@ -273,8 +347,10 @@ struct HttpServer::Acceptor final : HttpServer::Impl {
   }
 
   typename Protocol::acceptor acceptor;
+  asio::steady_timer retry{acceptor.get_executor()};
   std::string path;  // unix socket file to remove on close
   RequestHandler handler;
+  std::shared_ptr<size_t> live = std::make_shared<size_t>(0);  // open sessions
 };
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -13,7 +13,7 @@
 namespace vnet {
 
 // What kind of failure, so that the API can pick a status code (400/404/409/500).
-enum class ErrorCode { Internal, Invalid, NotFound, Conflict, Unsupported, TooLarge };
+enum class ErrorCode { Internal, Invalid, NotFound, Conflict, Unsupported, TooLarge, Unavailable };
 
 class Error {
  public:

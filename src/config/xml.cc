@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <pugixml.hpp>
 #include <set>
 #include <sstream>
@@ -73,27 +74,222 @@ struct Loaded {
   explicit Loaded(std::string_view text) : lines(text) {}
 };
 
+std::string hexByte(unsigned char b) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  return std::string("0x") + kHex[b >> 4] + kHex[b & 15];
+}
+
+// The first place where `text` is not well-formed UTF-8 or holds a character that XML 1.0
+// (section 2.2) does not allow: controls other than tab, LF and CR, surrogates, U+FFFE and
+// U+FFFF. pugixml checks neither; libvirt (libxml2) refuses both.
+struct BadChar {
+  size_t offset = 0;
+  std::string what;
+};
+
+std::optional<BadChar> findBadCharacter(std::string_view text) {
+  auto u = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  size_t i = 0;
+  while (i < text.size()) {
+    unsigned char b = u(i);
+    if (b < 0x80) {
+      if (b < 0x20 && b != '\t' && b != '\n' && b != '\r') {
+        return BadChar{i, "control character " + hexByte(b) + " is not allowed in XML" +
+                              (b == 0 ? " (is the file UTF-16? XML is read as UTF-8)" : "")};
+      }
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    uint32_t cp = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (b >= 0xC2 && b <= 0xDF) {
+      len = 2;
+      cp = b & 0x1F;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+      len = 3;
+      cp = b & 0x0F;
+      if (b == 0xE0) lo = 0xA0;  // no overlong forms
+      if (b == 0xED) hi = 0x9F;  // no surrogates
+    } else if (b >= 0xF0 && b <= 0xF4) {
+      len = 4;
+      cp = b & 0x07;
+      if (b == 0xF0) lo = 0x90;
+      if (b == 0xF4) hi = 0x8F;  // nothing above U+10FFFF
+    } else {
+      return BadChar{i, "invalid UTF-8 (byte " + hexByte(b) + ")"};
+    }
+    if (i + len > text.size()) return BadChar{i, "truncated UTF-8 sequence"};
+    for (size_t k = 1; k < len; ++k) {
+      unsigned char c = u(i + k);
+      bool ok = k == 1 ? (c >= lo && c <= hi) : (c >= 0x80 && c <= 0xBF);
+      if (!ok)
+        return BadChar{i, "invalid UTF-8 (byte " + hexByte(c) + " after " + hexByte(b) + ")"};
+      cp = (cp << 6) | (c & 0x3F);
+    }
+    if (cp == 0xFFFE || cp == 0xFFFF) {
+      return BadChar{i, std::string("character U+") + (cp == 0xFFFE ? "FFFE" : "FFFF") +
+                            " is not allowed in XML"};
+    }
+    i += len;
+  }
+  return std::nullopt;
+}
+
+// The elements open at `limit` (name and offset of '<'), by a light scan that skips
+// comments, CDATA, processing instructions, declarations and quoted attribute values. Only
+// used to explain a syntax error that pugixml reported at `limit`.
+std::vector<std::pair<std::string, size_t>> openElements(std::string_view text, size_t limit) {
+  std::vector<std::pair<std::string, size_t>> open;
+  auto skipTo = [&](size_t from, std::string_view end) {
+    size_t at = text.find(end, from);
+    return at == std::string_view::npos ? text.size() : at + end.size();
+  };
+  auto nameAt = [&](size_t from) {
+    size_t end = text.find_first_of(" \t\r\n/>", from);
+    return std::string(
+        text.substr(from, (end == std::string_view::npos ? text.size() : end) - from));
+  };
+  size_t i = 0;
+  while (i < limit && i < text.size()) {
+    if (text[i] != '<') {
+      ++i;
+      continue;
+    }
+    std::string_view rest = text.substr(i);
+    if (rest.starts_with("<!--")) {
+      i = skipTo(i + 4, "-->");
+    } else if (rest.starts_with("<![CDATA[")) {
+      i = skipTo(i + 9, "]]>");
+    } else if (rest.starts_with("<?")) {
+      i = skipTo(i + 2, "?>");
+    } else if (rest.starts_with("<!")) {
+      i = skipTo(i + 2, ">");
+    } else if (rest.starts_with("</")) {
+      i = skipTo(i + 2, ">");
+      if (i > limit) break;  // the closing tag the error is about
+      if (!open.empty()) open.pop_back();
+    } else {
+      size_t start = i;
+      std::string name = nameAt(i + 1);
+      char quote = 0;
+      for (i += 1 + name.size(); i < text.size(); ++i) {
+        char c = text[i];
+        if (quote) {
+          if (c == quote) quote = 0;
+        } else if (c == '\'' || c == '"') {
+          quote = c;
+        } else if (c == '>') {
+          break;
+        }
+      }
+      if (i < text.size() && text[i - 1] != '/' && start < limit) open.emplace_back(name, start);
+      ++i;
+    }
+  }
+  return open;
+}
+
+// pugixml's description, made to say what is open or expected where that helps.
+std::string describeParseError(std::string_view text, const pugi::xml_parse_result& r,
+                               const LineIndex& lines, std::string_view root_name) {
+  std::string at = "line " + std::to_string(lines.line(r.offset)) + ", column " +
+                   std::to_string(lines.column(r.offset)) + ": ";
+  auto offset = static_cast<size_t>(std::max<ptrdiff_t>(r.offset, 0));
+  switch (r.status) {
+    case pugi::status_no_document_element:
+      return "document: no root element (expected <" + std::string(root_name) + ">)";
+    case pugi::status_bad_attribute:
+      return at + "malformed attribute (write name='value' or name=\"value\")";
+    case pugi::status_end_element_mismatch: {
+      auto open = openElements(text, offset);
+      if (open.empty()) break;
+      const auto& [name, start] = open.back();
+      std::string element =
+          "<" + name + "> (line " + std::to_string(lines.line(ptrdiff_t(start))) + ")";
+      if (text.find_first_not_of(" \t\r\n", offset) == std::string_view::npos) {
+        return at + "the input ends before " + element + " is closed";
+      }
+      size_t end = text.find_first_of(" \t\r\n>", offset);
+      std::string closing(
+          text.substr(offset, (end == std::string_view::npos ? text.size() : end) - offset));
+      return at + "</" + closing + "> does not close " + element;
+    }
+    default:
+      break;
+  }
+  return at + r.description();
+}
+
+// pugixml keeps a repeated attribute (<ip address='a' address='b'>) and reads the first;
+// XML forbids it (section 3.1), libvirt refuses it.
+Status checkAttributes(pugi::xml_document& doc, const LineIndex& lines) {
+  struct Walker : pugi::xml_tree_walker {
+    const LineIndex* lines = nullptr;
+    std::optional<Error> error;
+    std::vector<std::string_view> names;
+    bool for_each(pugi::xml_node& n) override {
+      if (n.type() != pugi::node_element) return true;
+      names.clear();
+      for (pugi::xml_attribute a : n.attributes()) names.emplace_back(a.name());
+      std::sort(names.begin(), names.end());
+      auto twice = std::adjacent_find(names.begin(), names.end());
+      if (twice == names.end()) return true;
+      std::string path;
+      for (pugi::xml_node p = n; p && p.type() == pugi::node_element; p = p.parent()) {
+        path = std::string(p.name()) + (path.empty() ? "" : "/") + path;
+      }
+      error = Error::invalid(model::elementLocation(path, lines->line(n.offset_debug())) +
+                             ": attribute '" + std::string(*twice) + "' is given twice");
+      return false;
+    }
+  } walker;
+  walker.lines = &lines;
+  doc.traverse(walker);
+  if (walker.error) return *walker.error;
+  return Status::success();
+}
+
 Result<std::unique_ptr<Loaded>> load(std::string_view text, std::string_view root_name) {
   if (text.size() > kMaxXmlBytes) {
-    return Error(ErrorCode::TooLarge, "XML is larger than " + std::to_string(kMaxXmlBytes) +
-                                          " bytes (" + std::to_string(text.size()) + ")");
+    return Error(ErrorCode::TooLarge, "XML of " + std::to_string(text.size()) +
+                                          " bytes exceeds the limit of " +
+                                          std::to_string(kMaxXmlBytes) + " bytes");
   }
   auto loaded = std::make_unique<Loaded>(text);
-  pugi::xml_parse_result r =
-      loaded->doc.load_buffer(text.data(), text.size(), kParseFlags, pugi::encoding_utf8);
-  if (!r) {
-    return Error::invalid("line " + std::to_string(loaded->lines.line(r.offset)) + ", column " +
-                          std::to_string(loaded->lines.column(r.offset)) + ": " + r.description());
+  auto at = [&](ptrdiff_t offset) {
+    return "line " + std::to_string(loaded->lines.line(offset)) + ", column " +
+           std::to_string(loaded->lines.column(offset)) + ": ";
+  };
+  if (auto badChar = findBadCharacter(text)) {
+    return Error::invalid(at(ptrdiff_t(badChar->offset)) + badChar->what);
   }
+  pugi::xml_parse_result r = loaded->doc.load_buffer(
+      text.data(), text.size(), kParseFlags | pugi::parse_doctype, pugi::encoding_utf8);
+  if (!r) return Error::invalid(describeParseError(text, r, loaded->lines, root_name));
+  for (pugi::xml_node n : loaded->doc.children()) {
+    // pugixml skips DTDs and leaves entity references it does not know as text; libvirt
+    // definitions never have one.
+    if (n.type() == pugi::node_doctype) {
+      size_t start = text.rfind("<!", size_t(std::max<ptrdiff_t>(n.offset_debug(), 0)));
+      return Error::invalid(at(start == std::string_view::npos ? 0 : ptrdiff_t(start)) +
+                            "a DOCTYPE is not allowed (entities would not be expanded)");
+    }
+  }
+  if (Status s = checkAttributes(loaded->doc, loaded->lines); !s.ok()) return std::move(s).error();
   int roots = 0;
   for (pugi::xml_node n : loaded->doc.children()) roots += n.type() == pugi::node_element;
   pugi::xml_node root = loaded->doc.document_element();
-  if (roots != 1 || root.name() != root_name) {
-    std::string where =
-        root ? model::elementLocation(root.name(), loaded->lines.line(root.offset_debug()))
-             : std::string("document");
-    return Error::invalid(where + ": expected exactly one root element <" + std::string(root_name) +
+  std::string want = "<" + std::string(root_name) + ">";
+  if (!root) return Error::invalid("document: no root element (expected " + want + ")");
+  std::string where = model::elementLocation(root.name(), loaded->lines.line(root.offset_debug()));
+  if (root.name() != root_name) {
+    return Error::invalid(where + ": the root element must be " + want + ", not <" + root.name() +
                           ">");
+  }
+  if (roots != 1) {
+    return Error::invalid(where + ": expected exactly one root element " + want + ", found " +
+                          std::to_string(roots));
   }
   return loaded;
 }
@@ -508,7 +704,9 @@ class Parser {
         net.mode = ForwardMode::Isolated;
         net.forwardModeOther = mode;
       } else {
-        return badValue(e, "mode", mode, "a known forward mode");
+        return badValue(e, "mode", mode,
+                        "a known forward mode (nat, route, open, bridge, none; kept but not "
+                        "started: passthrough, private, vepa, hostdev)");
       }
     } else {
       net.mode = ForwardMode::Nat;  // libvirt: <forward/> without mode is NAT

@@ -12,7 +12,9 @@
 //   GET    /v1/networks/NAME/stats[?port=P]   link, NAT, DHCP and DNS counters (daemon/stats.h)
 //   POST   /v1/networks/NAME/update        {"command", "section", "xml"[, "parentIndex"]}
 // Definitions are sent as {"xml": "<network>...</network>"}, as {"network": {...}} (the
-// JSON form of config/json.h), or as a raw XML body.
+// JSON form of config/json.h), or as a raw XML body (Content-Type application/xml, or a
+// body starting with '<'). Bodies are checked strictly: unknown fields, wrong types and
+// unknown query parameters are refused with a message naming them.
 #pragma once
 
 #include "api/router.h"

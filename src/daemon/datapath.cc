@@ -1,5 +1,6 @@
 #include "daemon/datapath.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <functional>
 #include <map>
@@ -56,30 +57,39 @@ Status Datapath::preflight(const model::Network& net) {
     return Status::success();
   }
   if (*link && (*link)->kind != "bridge") {
-    return Error::conflict("the name " + br + " is taken by a device that is not a bridge (kind '" +
+    return Error::conflict(model::elementLocation("network/bridge", net.bridge.line) +
+                           ": the name " + br +
+                           " is taken by a device that is not a bridge (kind '" +
                            ((*link)->kind.empty() ? "device" : (*link)->kind) + "')");
   }
   if (*link) {
     // Not ours (a start records itself before it creates the bridge, and the next vnetd
     // removes what an interrupted start left), so it is not ours to take over or delete.
-    return Error::conflict("a bridge named " + br + " already exists");
+    return Error::conflict(model::elementLocation("network/bridge", net.bridge.line) +
+                           ": a bridge named " + br + " already exists");
   }
-  for (const auto& ip : net.ips) {
+  for (size_t i = 0; i < net.ips.size(); ++i) {
+    const model::IpConfig& ip = net.ips[i];
     Cidr subnet = ip.cidr().network();
     auto routes = links_.routesOverlapping(subnet);
     if (!routes) return std::move(routes).error().context("reading routes");
     for (const auto& r : *routes) {
       if (r.device == br) continue;
-      return Error::conflict(subnet.toString() + " is already routed on " +
-                             (r.device.empty() ? "another interface" : r.device) + " (" +
-                             r.destination.toString() + ")");
+      return Error::conflict(
+          model::elementLocation("network/ip[" + std::to_string(i + 1) + "]", ip.line) + ": " +
+          subnet.toString() + " is already routed on " +
+          (r.device.empty() ? "another interface" : r.device) + " (" + r.destination.toString() +
+          ")");
     }
   }
   return Status::success();
 }
 
-Status Datapath::start(const model::Network& net) {
-  if (net.mode == model::ForwardMode::Bridge) return preflight(net);
+Status Datapath::start(const model::Network& net, const std::function<Status()>& commit) {
+  if (net.mode == model::ForwardMode::Bridge) {
+    VNET_TRY(preflight(net));
+    return commit ? commit() : Status::success();
+  }
   VNET_TRY(preflight(net));
   UndoStack undo;
   auto fail = [&](Error e) -> Status {
@@ -89,9 +99,14 @@ Status Datapath::start(const model::Network& net) {
     return Error(e.code(), msg);
   };
   if (Status s = startLinks(net, undo); !s.ok()) return fail(std::move(s).error());
-  if (Status s = fw_.addNetwork(net); !s.ok())
+  if (Status s = fw_.addNetwork(net); !s.ok()) {
     return fail(s.error().context("adding firewall rules"));
+  }
   crashPoint("start:firewall");
+  undo.push([this, net] { return fw_.removeNetwork(net); });
+  if (commit) {
+    if (Status s = commit(); !s.ok()) return fail(s.error());
+  }
   undo.release();
   return Status::success();
 }
@@ -122,24 +137,30 @@ Status Datapath::startLinks(const model::Network& net, UndoStack& undo) {
     return s.error().context("bringing " + br + " up");
   crashPoint("start:addresses");
 
-  for (const auto& r : net.routes) {
+  for (size_t i = 0; i < net.routes.size(); ++i) {
+    const model::Route& r = net.routes[i];
     auto ri = toRouteInfo(r, br);
     if (Status s = links_.addRoute(ri); !s.ok()) {
-      return s.error().context("adding route " + ri.destination.toString() + " via " +
-                               r.gateway.toString());
+      // The kernel edge names the route; this names the element it came from.
+      return s.error().context(
+          model::elementLocation("network/route[" + std::to_string(i + 1) + "]", r.line));
     }
     undo.push([this, ri] { return links_.deleteRoute(ri); });
   }
 
-  // Forwarding is host-wide and other networks rely on it: never turned off again.
-  if (needsForwarding(net, Family::V4)) {
-    if (Status s = links_.setSysctl(kIpv4Forward, "1"); !s.ok()) {
-      return s.error().context("enabling net.ipv4.ip_forward");
+  // Forwarding is host-wide and other networks rely on it: never turned off again by a
+  // stop. A start that fails puts back what it found.
+  for (Family f : {Family::V4, Family::V6}) {
+    if (!needsForwarding(net, f)) continue;
+    const std::string knob = f == Family::V4 ? kIpv4Forward : kIpv6Forward;
+    auto before = links_.getSysctl(knob);
+    if (Status s = links_.setSysctl(knob, "1"); !s.ok()) {
+      std::string dotted = knob;
+      std::replace(dotted.begin(), dotted.end(), '/', '.');
+      return s.error().context("enabling " + dotted);
     }
-  }
-  if (needsForwarding(net, Family::V6)) {
-    if (Status s = links_.setSysctl(kIpv6Forward, "1"); !s.ok()) {
-      return s.error().context("enabling net.ipv6.conf.all.forwarding");
+    if (before && *before != "1") {
+      undo.push([this, knob, old = *before] { return links_.setSysctl(knob, old); });
     }
   }
   return Status::success();

@@ -3,6 +3,7 @@
 // any step undoes the steps already done, in reverse, and reports every error.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -33,8 +34,9 @@ class Datapath {
   // unsupported elements.
   Status preflight(const model::Network& net);
   // Creates bridge, addresses, sysctls, routes and firewall rules. `net` is final
-  // (fillDefaults applied).
-  Status start(const model::Network& net);
+  // (fillDefaults applied). `commit`, when given, runs last (starting the services,
+  // recording state); when it fails, every kernel step is undone as for a failed step.
+  Status start(const model::Network& net, const std::function<Status()>& commit = nullptr);
   // Removes rules and the bridge (with its ports); keeps going on errors and reports all.
   Status stop(const model::Network& net);
   // Brings the links of an existing network (from before a vnetd restart) back in line

@@ -7,10 +7,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "base/unique_fd.h"
+#include "config/xml.h"
 
 namespace vnet::daemon {
 
@@ -38,7 +37,7 @@ std::vector<StoredDefinition> DefinitionStore::loadAll(std::vector<Error>& error
     StoredDefinition d;
     d.name = entry.path().stem().string();
     d.path = entry.path().string();
-    auto xml = readFile(d.path, 1 << 20);
+    auto xml = readFile(d.path, config::kMaxXmlBytes);
     if (!xml) {
       errors.push_back(std::move(xml).error());
       continue;
@@ -111,17 +110,29 @@ Status writeFileAtomic(const std::string& path, const std::string& content) {
 }
 
 Result<std::string> readFile(const std::string& path, size_t maxBytes) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error::fromErrno("reading " + path, errno ? errno : ENOENT);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!fd) return Error::fromErrno("reading " + path, errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return Error::fromErrno("reading " + path, errno);
+  if (!S_ISREG(st.st_mode)) return Error::invalid("reading " + path + ": not a regular file");
+  auto tooLarge = [&](uint64_t size) {
+    return Error(ErrorCode::TooLarge, "reading " + path + ": file of " + std::to_string(size) +
+                                          " bytes exceeds the limit of " +
+                                          std::to_string(maxBytes) + " bytes");
+  };
+  if (static_cast<uint64_t>(st.st_size) > maxBytes) return tooLarge(uint64_t(st.st_size));
   std::string out;
   char buf[65536];
-  while (in.read(buf, sizeof(buf)) || in.gcount() > 0) {
-    out.append(buf, static_cast<size_t>(in.gcount()));
-    if (out.size() > maxBytes) {
-      return Error(ErrorCode::TooLarge,
-                   "reading " + path + ": file exceeds the limit of " + std::to_string(maxBytes) +
-                       " bytes");
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Error::fromErrno("reading " + path, errno);
     }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    // The file may grow while we read it.
+    if (out.size() > maxBytes) return tooLarge(out.size());
   }
   return out;
 }

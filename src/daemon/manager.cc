@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
+
 #include "base/random.h"
 #include "config/xml.h"
 #include "daemon/crash_point.h"
@@ -177,8 +179,9 @@ Result<model::Network> Manager::prepare(std::string_view xml, const Entry* exist
   model::Network net = std::move(*parsed);
   if (existing) {
     if (!net.uuid.empty() && net.uuid != existing->config.uuid) {
-      return Error::conflict("network " + quoted(net.name) + " already exists with uuid " +
-                             existing->config.uuid);
+      return Error::conflict("network/uuid: network " + quoted(net.name) +
+                             " already exists with uuid " + existing->config.uuid +
+                             "; a new definition of it must have that uuid or none");
     }
     if (net.uuid.empty()) net.uuid = existing->config.uuid;
     if (net.bridge.name.empty()) net.bridge.name = existing->config.bridge.name;
@@ -186,8 +189,20 @@ Result<model::Network> Manager::prepare(std::string_view xml, const Entry* exist
   }
   model::fillDefaults(net, usedBridges(net.name));
   VNET_TRY(model::validate(net));
+  VNET_TRY(fitsStore(net));
   VNET_TRY(checkAgainstOthers(net, false));
   return net;
+}
+
+Status Manager::fitsStore(const model::Network& net) {
+  // Definitions are read back with the limit of any XML input; the normalized form
+  // (uuid, bridge and MAC added) must not grow past it.
+  size_t size = config::formatNetworkXml(net).size();
+  if (size <= config::kMaxXmlBytes) return Status::success();
+  return Error(ErrorCode::TooLarge, "network " + quoted(net.name) +
+                                        ": the normalized definition has " + std::to_string(size) +
+                                        " bytes, over the limit of " +
+                                        std::to_string(config::kMaxXmlBytes) + " bytes");
 }
 
 Status Manager::checkAgainstOthers(const model::Network& net, bool liveOnly) const {
@@ -289,28 +304,22 @@ Status Manager::startEntry(Entry& e) {
     return std::move(s).error().context("starting network " + quoted(name) + ": recording state");
   }
   crashPoint("start:recorded");
-  auto abandon = [&](ErrorList errs, const std::string& ctx) {
+  // Services and the state record are the last steps of the datapath's transaction: if
+  // either fails, the kernel steps are undone too.
+  Status started = datapath_.start(e.config, [&]() -> Status {
+    VNET_TRY(startServices(e, e.config));
+    crashPoint("start:services");
+    if (Status st = state_.setActive(rec); !st.ok()) {
+      e.services.reset();
+      return std::move(st).error().context("recording state");
+    }
+    return Status::success();
+  });
+  if (!started.ok()) {
+    ErrorList errs;
+    errs.add(started);
     errs.add(state_.clearStarting(name));
-    return errs.toStatus(ctx);
-  };
-  if (Status s = datapath_.start(e.config); !s.ok()) {
-    ErrorList errs;
-    errs.add(s);
-    return abandon(std::move(errs), "starting network " + quoted(name));
-  }
-  if (Status s = startServices(e, e.config); !s.ok()) {
-    ErrorList errs;
-    errs.add(s);
-    errs.add(datapath_.stop(e.config));
-    return abandon(std::move(errs), "starting network " + quoted(name));
-  }
-  crashPoint("start:services");
-  if (Status s = state_.setActive(rec); !s.ok()) {
-    e.services.reset();
-    ErrorList errs;
-    errs.add(s);
-    errs.add(datapath_.stop(e.config));
-    return abandon(std::move(errs), "starting network " + quoted(name) + ": recording state");
+    return errs.toStatus("starting network " + quoted(name));
   }
   if (Status s = state_.clearStarting(name); !s.ok()) {
     // Harmless: the next load sees the network active and just drops the record.
@@ -444,6 +453,23 @@ Result<model::Port> Manager::addPort(const PortRequest& req) {
   const model::Network& net = *e->live;
   std::string ctx = "adding a port to network " + quoted(req.network);
 
+  // The whole request is checked before anything is allocated (a vnetN number) or made.
+  if (!req.name.empty()) {
+    if (auto problem = model::interfaceNameProblem(req.name)) {
+      return Error::invalid(ctx + ": name '" + req.name + "' " + *problem);
+    }
+  }
+  if (req.mac && (req.mac->isMulticast() || req.mac->isZero())) {
+    return Error::invalid(ctx + ": MAC " + req.mac->toString() + " is not a unicast address");
+  }
+  std::string peerName = req.ifname.empty() ? "eth0" : req.ifname;
+  if (!req.tap) {
+    if (req.netns.empty()) return Error::invalid(ctx + ": a veth port needs a netns (--netns)");
+    if (auto problem = model::interfaceNameProblem(peerName)) {
+      return Error::invalid(ctx + ": ifname '" + peerName + "' " + *problem);
+    }
+  }
+
   model::Port p;
   p.network = req.network;
   if (req.name.empty()) {
@@ -451,15 +477,9 @@ Result<model::Port> Manager::addPort(const PortRequest& req) {
     if (!name) return std::move(name).error().context(ctx);
     p.name = *name;
   } else {
-    if (req.name.size() > 15 || req.name.find_first_of("/ :") != std::string::npos) {
-      return Error::invalid(ctx + ": invalid interface name '" + req.name + "'");
-    }
     p.name = req.name;
   }
   p.guestMac = req.mac.value_or(randomGuestMac());
-  if (p.guestMac.isMulticast() || p.guestMac.isZero()) {
-    return Error::invalid(ctx + ": MAC " + p.guestMac.toString() + " is not a unicast address");
-  }
   p.hostMac = model::tapMacForGuest(p.guestMac);
   p.owner = req.owner;
 
@@ -468,14 +488,18 @@ Result<model::Port> Manager::addPort(const PortRequest& req) {
     p.kind = model::PortKind::Tap;
     made = links_.addTap(kernel::TapSpec{p.name, p.hostMac, p.owner, net.mtu, net.bridge.name});
   } else {
-    if (req.netns.empty()) return Error::invalid(ctx + ": a veth port needs --netns");
     p.kind = model::PortKind::Veth;
     p.netns = req.netns;
-    p.peerName = req.ifname.empty() ? "eth0" : req.ifname;
+    p.peerName = peerName;
     made = links_.addVeth(kernel::VethSpec{p.name, p.hostMac, p.peerName, p.guestMac,
                                            netnsPath(p.netns), net.mtu, net.bridge.name});
   }
-  if (!made.ok()) return std::move(made).error().context(ctx + ": creating " + p.name);
+  if (!made.ok()) {
+    if (made.error().sysErrno() == EEXIST) {
+      return Error::conflict(ctx + ": an interface named " + p.name + " exists already");
+    }
+    return std::move(made).error().context(ctx + ": creating " + p.name);
+  }
   if (Status s = state_.addPort(p); !s.ok()) {
     (void)links_.deleteLink(p.name);
     return std::move(s).error().context(ctx + ": recording state");
@@ -581,24 +605,61 @@ Status Manager::update(const std::string& name, const UpdateRequest& req) {
   model::Network config = e->config;
   if (Status s = applyUpdate(config, req); !s.ok()) return std::move(s).error().context(ctx);
   if (Status s = model::validate(config); !s.ok()) return std::move(s).error().context(ctx);
+  if (Status s = fitsStore(config); !s.ok()) return std::move(s).error().context(ctx);
   std::optional<model::Network> live;
   if (e->live) {
     live = *e->live;
     if (Status s = applyUpdate(*live, req); !s.ok()) return std::move(s).error().context(ctx);
     if (Status s = model::validate(*live); !s.ok()) return std::move(s).error().context(ctx);
   }
-  if (live && e->services) {
-    if (Status s = e->services->reconfigure(*live); !s.ok()) {
-      return std::move(s).error().context(ctx);
+  // Apply in three steps, each undone when a later one fails, so that a failed update
+  // leaves services, state and definition as they were: the running services, the
+  // recorded live definition, the persistent definition.
+  std::unique_ptr<NetworkServices> started;  // services the update needs and did not run yet
+  if (live) {
+    if (e->services) {
+      if (Status s = e->services->reconfigure(*live); !s.ok()) {
+        return std::move(s).error().context(ctx);
+      }
+    } else {
+      auto svc = serviceFactory_.start(*live);
+      if (!svc) return std::move(svc).error().context(ctx);
+      started = std::move(*svc);
     }
   }
-  ErrorList errs;
-  if (live) errs.add(state_.setActive({name, config::formatNetworkXml(*live), e->persistent}));
-  if (e->persistent) errs.add(defs_.save(name, config::formatNetworkXml(config)));
+  auto undoServices = [&]() -> Status {
+    // Services started for this update stop when `started` is dropped.
+    if (!live || !e->services) return Status::success();
+    if (Status s = e->services->reconfigure(*e->live); !s.ok()) {
+      return std::move(s).error().context("restoring the running services");
+    }
+    return Status::success();
+  };
+  if (live) {
+    if (Status s = state_.setActive({name, config::formatNetworkXml(*live), e->persistent});
+        !s.ok()) {
+      ErrorList errs;
+      errs.add(std::move(s).error().context("recording state"));
+      errs.add(undoServices());
+      return errs.toStatus(ctx);
+    }
+  }
+  if (e->persistent) {
+    if (Status s = defs_.save(name, config::formatNetworkXml(config)); !s.ok()) {
+      ErrorList errs;
+      errs.add(s);
+      errs.add(undoServices());
+      if (live) {
+        errs.add(state_.setActive({name, config::formatNetworkXml(*e->live), e->persistent}));
+      }
+      return errs.toStatus(ctx);
+    }
+  }
   e->config = std::move(config);
   if (live) e->live = std::move(live);
+  if (started) e->services = std::move(started);
   spdlog::info("network '{}' updated: {} {}", name, req.command, req.section);
-  return errs.toStatus(ctx);
+  return Status::success();
 }
 
 }  // namespace vnet::daemon

@@ -154,6 +154,8 @@ class Manager {
   };
 
   Result<model::Network> prepare(std::string_view xml, const Entry* existing) const;
+  // TooLarge when the stored (normalized) form of `net` would not load again.
+  static Status fitsStore(const model::Network& net);
   Status startEntry(Entry& e);
   Status startServices(Entry& e, const model::Network& net);
   // validateAgainst the other networks: their running definitions, and unless liveOnly

@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <map>
+#include <optional>
 
 #include "daemon/translate.h"
 #include "dhcp/lease_store.h"
@@ -188,10 +189,23 @@ class Services final : public NetworkServices {
       dhcp_ = std::move(*d);
     }
     syncNames();
+    applied_ = net;
     return Status::success();
   }
 
-  Status reconfigure(const model::Network& net) override { return apply(net); }
+  // apply(), and when it fails half-way (say DNS reconfigured, then the DHCP server cannot
+  // start), apply() of the configuration that ran before, so that nothing changed.
+  Status reconfigure(const model::Network& net) override {
+    Status s = apply(net);
+    if (s.ok() || !applied_) return s;
+    model::Network previous = *applied_;
+    if (Status back = apply(previous); !back.ok()) {
+      return Error(s.error().code(), s.error().message() +
+                                         " (and while restoring the previous configuration: " +
+                                         back.error().message() + ")");
+    }
+    return s;
+  }
   std::vector<LeaseInfo> leases() const override {
     return dhcp_ ? dhcp_->leases() : std::vector<LeaseInfo>{};
   }
@@ -274,6 +288,7 @@ class Services final : public NetworkServices {
   std::string dbPath_;
   std::string resolvConf_;
   EventBus* events_;
+  std::optional<model::Network> applied_;  // the last configuration apply() completed
   std::map<Ipv4, std::string> staticNames_;
   std::map<Ipv4, std::string> published_;
   // DNS outlives DHCP: lease events of a stopping DHCP server still find it.

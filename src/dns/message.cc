@@ -610,4 +610,61 @@ Result<MessageLayout> scanMessage(std::span<const uint8_t> wire, bool collectTtl
   return l;
 }
 
+bool namesSurviveFieldRewrite(std::span<const uint8_t> wire, const MessageLayout& layout) {
+  // The rewritable octets are overwritten with 0x40, a label type Name::read refuses: a
+  // name reads the poisoned copy exactly when it reads none of them as a length or pointer,
+  // and then its framing cannot depend on them.
+  constexpr uint8_t kPoison = 0x40;
+  std::vector<uint8_t> copy(wire.begin(), wire.end());
+  for (uint32_t off : layout.ttlOffsets) {
+    if (size_t(off) + 4 > copy.size()) return false;
+    std::memset(copy.data() + off, kPoison, 4);
+  }
+  if (layout.hasEdns) {
+    if (layout.optOffset + 5 > copy.size()) return false;
+    copy[layout.optOffset + 3] = kPoison;
+    copy[layout.optOffset + 4] = kPoison;
+  }
+  ByteReader r(copy);
+  r.seek(kHeaderSize);
+  for (uint16_t i = 0; i < layout.qdcount; ++i) {
+    if (!Name::read(r).ok() || !r.skip(4)) return false;
+  }
+  const size_t total = size_t(layout.ancount) + layout.nscount + layout.arcount;
+  for (size_t i = 0; i < total; ++i) {
+    if (!Name::read(r).ok()) return false;
+    const RrType type = RrType(r.u16());
+    r.skip(6);  // CLASS, TTL
+    const uint16_t rdlen = r.u16();
+    const size_t end = r.pos() + rdlen;
+    if (!r.ok()) return false;
+    size_t names = 0;
+    switch (type) {
+      case RrType::NS:
+      case RrType::CNAME:
+      case RrType::PTR:
+        names = 1;
+        break;
+      case RrType::SOA:
+        names = 2;
+        break;
+      case RrType::MX:
+        names = 1;
+        r.skip(2);
+        break;
+      case RrType::SRV:
+        names = 1;
+        r.skip(6);
+        break;
+      default:
+        break;
+    }
+    for (size_t k = 0; k < names; ++k) {
+      if (!Name::read(r).ok() || r.pos() > end) return false;
+    }
+    if (!r.seek(end)) return false;
+  }
+  return true;
+}
+
 }  // namespace vnet::dns

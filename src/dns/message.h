@@ -216,6 +216,14 @@ struct MessageLayout {
 // collectTtls false, ttlOffsets is left empty (queries need no TTLs).
 Result<MessageLayout> scanMessage(std::span<const uint8_t> wire, bool collectTtls = true);
 
+// Whether every name in a message that scanMessage (with TTLs) laid out reads the same
+// whatever values its TTL fields and its OPT CLASS hold: the question, record owners, and
+// the names inside NS, CNAME, PTR, SOA, MX and SRV rdata. False when one of them reads an
+// octet of those fields as a label length or pointer (RFC 1035 §4.1.4 has pointers address
+// earlier names; a crafted message may point anywhere before), or does not read at all.
+// Only a message for which this holds may have those fields rewritten (cached answers).
+bool namesSurviveFieldRewrite(std::span<const uint8_t> wire, const MessageLayout& layout);
+
 // Writes a name uncompressed.
 void writeName(ByteWriter& w, const Name& n);
 

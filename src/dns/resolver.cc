@@ -398,7 +398,10 @@ Resolver::Outcome::Kind Resolver::handleFully(std::span<const uint8_t> query,
 void Resolver::finishForward(const ClientQuery& q,
                              const Result<std::shared_ptr<const UpstreamAnswer>>& r,
                              const ReplyFn& later) {
-  if (!r.ok() || *r == nullptr) {
+  // Replies rewrite the answer's TTLs and OPT CLASS, now and when served from the cache; an
+  // answer whose names read those octets would stop framing, so it is refused here, once,
+  // like a failed upstream (no cache hit needs to check it again).
+  if (!r.ok() || *r == nullptr || !namesSurviveFieldRewrite((*r)->wire, (*r)->layout)) {
     ++counters_.servFail;
     const uint16_t flags = uint16_t(kFlagQr | q.opcodeBits | (q.rd ? kFlagRd : 0) |
                                     (q.cd ? kFlagCd : 0) | kFlagRa | uint16_t(Rcode::ServFail));

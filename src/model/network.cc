@@ -77,6 +77,40 @@ bool isDomainName(std::string_view name) {
   }
 }
 
+// A name of the local DNS zone (<dns><host><hostname>, <txt name>, <srv domain/target>,
+// <forwarder domain>): dot-separated labels of letters, digits, '-' and '_' (SRV owners and
+// some guests use '_'), each 1..63 bytes, at most 253 in all; one trailing dot is allowed.
+bool isDnsName(std::string_view name) {
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  if (name.empty() || name.size() > 253) return false;
+  size_t start = 0;
+  while (true) {
+    size_t dot = name.find('.', start);
+    std::string_view label = name.substr(start, dot - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+      return false;
+    }
+    for (char c : label) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+    }
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
+std::string hexByte(unsigned char b) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  return std::string("0x") + kHex[b >> 4] + kHex[b & 15];
+}
+
+// "':'", "a space", "byte 0x09": how a message names one character of a name.
+std::string describeChar(char c) {
+  auto u = static_cast<unsigned char>(c);
+  if (c == ' ') return "a space";
+  if (u <= 0x20 || u >= 0x7f) return "byte " + hexByte(u);
+  return std::string("'") + c + "'";
+}
+
 Status checkName(const Network& net) {
   const char* path = "network/name";
   if (net.name.empty()) {
@@ -88,6 +122,18 @@ Status checkName(const Network& net) {
   }
   if (net.name.find('\n') != std::string::npos) {
     return invalidAt(path, net.nameLine, "name must not contain a newline");
+  }
+  for (char c : net.name) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      return invalidAt(path, net.nameLine,
+                       "name must not contain control characters (" + describeChar(c) + ")");
+    }
+  }
+  if (net.name.size() > kMaxNetworkNameBytes) {
+    return invalidAt(path, net.nameLine,
+                     "name is " + std::to_string(net.name.size()) + " bytes long; the limit is " +
+                         std::to_string(kMaxNetworkNameBytes));
   }
   if (!net.uuid.empty() && !isUuid(net.uuid)) {
     return invalidAt("network/uuid", 0, "'" + net.uuid + "' is not a valid UUID");
@@ -126,6 +172,11 @@ Status checkForward(const Network& net) {
   if (net.mode == ForwardMode::Open && !net.forwardDev.empty()) {
     return invalidAt(path, net.forwardLine, "forward mode 'open' does not allow dev");
   }
+  if (!net.forwardDev.empty()) {
+    if (auto problem = interfaceNameProblem(net.forwardDev)) {
+      return invalidAt(path, net.forwardLine, "dev '" + net.forwardDev + "' " + *problem);
+    }
+  }
   if ((net.mode == ForwardMode::Nat || net.mode == ForwardMode::Route) && !net.ipv4()) {
     return invalidAt(
         path, net.forwardLine,
@@ -142,15 +193,14 @@ Status checkBridge(const Network& net) {
                      net.bridge.line ? br.line : net.forwardLine,
                      "forward mode 'bridge' needs <bridge name='...'/>");
   }
-  if (br.name.empty()) return Status::success();
-  if (br.name.size() > 15) {
-    return invalidAt(path, br.line, "bridge name '" + br.name + "' is longer than 15 characters");
+  if (br.delay > kMaxBridgeDelay) {
+    return invalidAt(path, br.line,
+                     "delay " + std::to_string(br.delay) + " is more than the kernel can hold (" +
+                         std::to_string(kMaxBridgeDelay) + " seconds)");
   }
-  for (char c : br.name) {
-    if (c == '/' || c == ':' || std::isspace(static_cast<unsigned char>(c))) {
-      return invalidAt(path, br.line,
-                       "bridge name '" + br.name + "' must not contain '/', ':' or whitespace");
-    }
+  if (br.name.empty()) return Status::success();
+  if (auto problem = interfaceNameProblem(br.name)) {
+    return invalidAt(path, br.line, "bridge name '" + br.name + "' " + *problem);
   }
   return Status::success();
 }
@@ -187,27 +237,51 @@ Status checkDns(const Network& net) {
   }
   for (size_t i = 0; i < dns.forwarders.size(); ++i) {
     const auto& f = dns.forwarders[i];
-    if (!f.addr && f.domain.empty()) {
-      return invalidAt(indexed("network/dns/forwarder", i), f.line, "needs addr or domain");
+    std::string path = indexed("network/dns/forwarder", i);
+    if (!f.addr && f.domain.empty()) return invalidAt(path, f.line, "needs addr or domain");
+    if (!f.domain.empty() && !isDnsName(f.domain)) {
+      return invalidAt(path, f.line, "domain '" + f.domain + "' is not a valid domain name");
     }
+    if (f.port && *f.port == 0) return invalidAt(path, f.line, "port must be in 1..65535");
   }
   for (size_t i = 0; i < dns.hosts.size(); ++i) {
-    if (dns.hosts[i].hostnames.empty()) {
-      return invalidAt(indexed("network/dns/host", i), dns.hosts[i].line,
-                       "needs at least one <hostname>");
+    const DnsHost& h = dns.hosts[i];
+    std::string path = indexed("network/dns/host", i);
+    if (h.hostnames.empty()) return invalidAt(path, h.line, "needs at least one <hostname>");
+    for (size_t j = 0; j < h.hostnames.size(); ++j) {
+      if (!isDnsName(h.hostnames[j])) {
+        return invalidAt(indexed(path + "/hostname", j), h.line,
+                         "'" + h.hostnames[j] + "' is not a valid host name");
+      }
     }
   }
   for (size_t i = 0; i < dns.srvs.size(); ++i) {
     const auto& s = dns.srvs[i];
     std::string path = indexed("network/dns/srv", i);
     if (s.service.empty()) return invalidAt(path, s.line, "service is required");
+    if (s.service.size() > 63 || !isDnsName(s.service) ||
+        s.service.find('.') != std::string::npos) {
+      return invalidAt(path, s.line,
+                       "service '" + s.service +
+                           "' is not a single DNS label (letters, digits, "
+                           "'-', '_'; at most 63)");
+    }
     if (s.protocol != "tcp" && s.protocol != "udp") {
       return invalidAt(path, s.line, "protocol must be 'tcp' or 'udp'");
     }
+    if (!s.domain.empty() && !isDnsName(s.domain)) {
+      return invalidAt(path, s.line, "domain '" + s.domain + "' is not a valid domain name");
+    }
+    if (!s.target.empty() && s.target != "." && !isDnsName(s.target)) {
+      return invalidAt(path, s.line, "target '" + s.target + "' is not a valid host name");
+    }
   }
   for (size_t i = 0; i < dns.txts.size(); ++i) {
-    if (dns.txts[i].name.empty()) {
-      return invalidAt(indexed("network/dns/txt", i), dns.txts[i].line, "name is required");
+    const DnsTxt& t = dns.txts[i];
+    std::string path = indexed("network/dns/txt", i);
+    if (t.name.empty()) return invalidAt(path, t.line, "name is required");
+    if (!isDnsName(t.name)) {
+      return invalidAt(path, t.line, "name '" + t.name + "' is not a valid DNS name");
     }
   }
   return Status::success();
@@ -275,6 +349,10 @@ Status checkHosts(const IpConfig& ip, const std::string& dhcp_path) {
       return invalidAt(path, h.line, "needs id or name");
     }
     if (!h.ip) return invalidAt(path, h.line, "needs ip");
+    if (ip.family == Family::V4 && h.id.size() == 1) {
+      // RFC 2132 section 9.14: a client identifier has at least 2 bytes.
+      return invalidAt(path, h.line, "id '" + h.id + "' is shorter than 2 bytes");
+    }
     if (h.mac && (h.mac->isMulticast() || h.mac->isZero())) {
       return invalidAt(path, h.line, "mac " + h.mac->toString() + " is not a unicast MAC address");
     }
@@ -329,6 +407,11 @@ Status checkIp(const Network& net, size_t index) {
   std::string dhcp_path = path + "/dhcp";
   if (ip.bootp && ip.family != Family::V4) {
     return invalidAt(dhcp_path + "/bootp", ip.bootp->line, "<bootp> is only allowed for IPv4");
+  }
+  if (ip.family == Family::V4 && ip.hasDhcp && ip.prefix > 30) {
+    return invalidAt(dhcp_path, ip.dhcpLine,
+                     "DHCP needs a subnet with room for guests (prefix 30 or shorter), not /" +
+                         std::to_string(ip.prefix));
   }
   VNET_TRY(checkRanges(ip, dhcp_path));
   return checkHosts(ip, dhcp_path);
@@ -489,6 +572,22 @@ Status checkStartable(const Network& net) {
     return Error::unsupported("not supported yet: " + elementLocation(u.path, u.line));
   }
   return Status::success();
+}
+
+std::optional<std::string> interfaceNameProblem(std::string_view name) {
+  if (name.empty()) return "is empty";
+  if (name.size() > 15) return "is longer than 15 bytes (the kernel's limit for interface names)";
+  if (name == "." || name == "..") return "is not allowed as an interface name";
+  for (char c : name) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '/' || c == ':' || c == '%' || c == '"' || c == '\'' || c == '\\' || u <= 0x20 ||
+        u == 0x7f) {
+      return "must not contain " + describeChar(c) +
+             " (interface names cannot hold '/', ':', '%', quotes, backslashes, whitespace or "
+             "control characters)";
+    }
+  }
+  return std::nullopt;
 }
 
 Mac tapMacForGuest(const Mac& guest) {

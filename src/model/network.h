@@ -216,6 +216,18 @@ void fillDefaults(Network& net, const std::vector<std::string>& usedBridges);
 // keep for round trip but cannot start.
 Status checkStartable(const Network& net);
 
+// Why `name` cannot be the name of a Linux interface we create or match in nft rules, or
+// nullopt when it can: the kernel's rules (1..15 bytes, not "." or "..", no '/', ':' or
+// whitespace), plus '%' (the kernel's name template: "br%d" would get another name),
+// quotes, backslashes and control characters (nft strings cannot escape them).
+// Example: "is longer than 15 bytes (the kernel's limit for interface names)".
+std::optional<std::string> interfaceNameProblem(std::string_view name);
+
+// Longest network name: the name is part of file names and of nft chain names.
+inline constexpr size_t kMaxNetworkNameBytes = 64;
+// Longest <bridge delay> in seconds: the kernel holds it in centiseconds in 32 bits.
+inline constexpr unsigned kMaxBridgeDelay = 42949672;
+
 // libvirt's rule for a tap's host-side MAC: the guest MAC with the first byte set to 0xFE.
 Mac tapMacForGuest(const Mac& guest);
 

@@ -36,10 +36,13 @@ struct Failure {
 
 // Calls the API; throws Failure with the server's detail on error.
 std::string call(const Globals& g, const std::string& method, const std::string& target,
-                 const std::string& body = {});
+                 const std::string& body = {}, const std::string& contentType = "application/json");
 nlohmann::json callJson(const Globals& g, const std::string& method, const std::string& target,
-                        const std::string& body = {});
+                        const std::string& body = {},
+                        const std::string& contentType = "application/json");
 std::string networkPath(const std::string& name);  // "/v1/networks/<encoded>"
+// The whole file; a file over the API's request limit (api::kMaxBodyBytes) is refused here
+// with a message naming its size and the limit.
 std::string readInputFile(const std::string& path);
 const char* yesNo(bool b);
 

@@ -2,22 +2,21 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "cmd/vnetctl/cli.h"
 
 namespace vnetctl {
 
 std::string call(const Globals& g, const std::string& method, const std::string& target,
-                 const std::string& body) {
-  auto r = g.client().call(method, target, body);
+                 const std::string& body, const std::string& contentType) {
+  auto r = g.client().call(method, target, body, contentType);
   if (!r) throw Failure{r.error().message()};
   return std::move(*r);
 }
 
 nlohmann::json callJson(const Globals& g, const std::string& method, const std::string& target,
-                        const std::string& body) {
-  std::string text = call(g, method, target, body);
+                        const std::string& body, const std::string& contentType) {
+  std::string text = call(g, method, target, body, contentType);
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded()) throw Failure{"vnetd sent an answer that is not JSON"};
   return j;
@@ -30,9 +29,23 @@ std::string networkPath(const std::string& name) {
 std::string readInputFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Failure{"cannot read " + path + ": " + std::strerror(errno)};
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  // vnetd takes at most kMaxBodyBytes per request; say so before sending a file that big.
+  constexpr size_t kLimit = vnet::api::kMaxBodyBytes;
+  std::string out;
+  char buf[65536];
+  while (in.read(buf, sizeof(buf)) || in.gcount() > 0) {
+    out.append(buf, static_cast<size_t>(in.gcount()));
+    if (out.size() > kLimit) {
+      in.seekg(0, std::ios::end);
+      auto end = in.tellg();
+      std::string size = end > 0 ? std::to_string(static_cast<long long>(end))
+                                 : "more than " + std::to_string(kLimit);
+      throw Failure{path + ": file of " + size + " bytes exceeds the limit of " +
+                    std::to_string(kLimit) + " bytes"};
+    }
+  }
+  if (in.bad()) throw Failure{"cannot read " + path + ": " + std::strerror(errno)};
+  return out;
 }
 
 const char* yesNo(bool b) { return b ? "yes" : "no"; }

@@ -1,5 +1,5 @@
-// Golden files for the network XML: cases/NAME.xml formats to cases/NAME.out.xml, and
-// bad/NAME.xml fails parse+validate with exactly the message in bad/NAME.err.
+// Golden files for the network XML: cases/NAME.xml formats to cases/NAME.out.xml. Bad
+// definitions are in tests/golden/bad (run through the API as vnetd does).
 // VNET_UPDATE_GOLDEN=1 rewrites the expected files instead of comparing.
 #include <gtest/gtest.h>
 
@@ -48,14 +48,6 @@ std::vector<fs::path> inputs(const fs::path& dir) {
   return out;
 }
 
-// What parse+validate says about a bad input ("" when it is accepted).
-std::string errorOf(const std::string& xml) {
-  auto net = parseNetworkXml(xml);
-  if (!net) return net.error().message();
-  Status s = model::validate(*net);
-  return s.ok() ? "" : s.error().message();
-}
-
 TEST(configGolden, FormatsCases) {
   auto cases = inputs(kDir / "cases");
   ASSERT_GE(cases.size(), 10u);
@@ -75,25 +67,6 @@ TEST(configGolden, FormatsCases) {
     auto again = parseNetworkXml(got);
     ASSERT_TRUE(again.ok()) << again.error().message();
     EXPECT_EQ(formatNetworkXml(*again), got) << "formatting is not stable";
-  }
-}
-
-TEST(configGolden, RejectsBadInputs) {
-  auto cases = inputs(kDir / "bad");
-  ASSERT_GE(cases.size(), 30u);
-  for (const auto& in : cases) {
-    SCOPED_TRACE(in.filename().string());
-    std::string got = errorOf(readFile(in));
-    EXPECT_NE(got, "") << "accepted";
-    fs::path expected = fs::path(in).replace_extension(".err");
-    if (updating()) {
-      writeFile(expected, got + "\n");
-      continue;
-    }
-    ASSERT_TRUE(fs::exists(expected)) << "missing " << expected << " (VNET_UPDATE_GOLDEN=1)";
-    std::string want = readFile(expected);
-    while (!want.empty() && want.back() == '\n') want.pop_back();
-    EXPECT_EQ(got, want);
   }
 }
 

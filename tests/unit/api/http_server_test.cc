@@ -1,6 +1,10 @@
 // The server and client together over a real unix socket in a temp dir.
+#include "api/http_server.h"
+
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -10,11 +14,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <cstdio>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
 #include "api/client.h"
-#include "api/http_server.h"
 
 namespace vnet::api {
 namespace {
@@ -57,13 +62,136 @@ TEST_F(HttpServerTest, AnswersRequests) {
 TEST_F(HttpServerTest, RefusesOversizedBodies) {
   Client c(path_);
   auto r = c.request("POST", "/v1/networks", std::string(kMaxBodyBytes + 1, 'x'));
-  // The server may close before reading everything; either a 413 or a failed write.
-  if (r.ok()) {
-    EXPECT_EQ(r->status, 413);
-    EXPECT_NE(r->body.find("too large"), std::string::npos);
-  }
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->status, 413);
+  EXPECT_NE(r->body.find("too large"), std::string::npos);
   auto again = c.request("GET", "/still-alive");
   ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->status, 200);
+}
+
+// Raw bytes on a new connection; everything the server sends until it closes (or 10 s).
+std::string rawExchange(const std::string& path, const std::string& bytes, bool halfClose = false) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return "connect failed";
+  }
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  size_t sent = 0;
+  while (sent < bytes.size()) {
+    ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += size_t(n);
+  }
+  if (halfClose) ::shutdown(fd, SHUT_WR);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;) out.append(buf, size_t(n));
+  ::close(fd);
+  return out;
+}
+
+TEST_F(HttpServerTest, RefusesADeclaredOversizedBodyBeforeReadingIt) {
+  // Only the header is sent: the answer must not wait for 2 MB that never come.
+  std::string out = rawExchange(path_,
+                                "POST /v1/networks HTTP/1.1\r\nHost: x\r\n"
+                                "Content-Length: 2000000\r\n\r\n");
+  EXPECT_EQ(out.substr(0, 12), "HTTP/1.1 413");
+  EXPECT_NE(out.find("request body of 2000000 bytes exceeds the limit of 1048576 bytes"),
+            std::string::npos)
+      << out;
+}
+
+TEST_F(HttpServerTest, TheClientReadsThe413AfterSendingTheWholeBody) {
+  // The server answers early and keeps draining, so the client's write completes and
+  // the client gets the answer rather than a broken pipe.
+  Client c(path_);
+  auto r = c.request("POST", "/v1/networks", std::string(2000000, 'x'));
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->status, 413);
+  EXPECT_NE(r->body.find("request body of 2000000 bytes exceeds the limit of 1048576 bytes"),
+            std::string::npos)
+      << r->body;
+}
+
+TEST_F(HttpServerTest, RefusesOversizedChunkedBodiesAndHeaders) {
+  std::string chunk(600000, 'y');
+  char size[32];
+  std::snprintf(size, sizeof(size), "%zx", chunk.size());
+  std::string out =
+      rawExchange(path_, "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                             std::string(size) + "\r\n" + chunk + "\r\n" + std::string(size) +
+                             "\r\n" + chunk + "\r\n0\r\n\r\n");
+  EXPECT_EQ(out.substr(0, 12), "HTTP/1.1 413");
+  EXPECT_NE(out.find("request body exceeds the limit of 1048576 bytes"), std::string::npos) << out;
+  out = rawExchange(path_,
+                    "GET /a HTTP/1.1\r\nHost: x\r\nX-Pad: " + std::string(20000, 'p') + "\r\n\r\n");
+  EXPECT_EQ(out.substr(0, 12), "HTTP/1.1 413");
+  EXPECT_NE(out.find("request headers exceed the limit of 16384 bytes"), std::string::npos) << out;
+}
+
+TEST_F(HttpServerTest, AnswersExpectContinue) {
+  std::string out = rawExchange(path_,
+                                "POST /a HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                                "Content-Length: 5\r\nConnection: close\r\n\r\nhello");
+  EXPECT_EQ(out.substr(0, 25), "HTTP/1.1 100 Continue\r\n\r\n");
+  EXPECT_NE(out.find("HTTP/1.1 200"), std::string::npos) << out;
+  EXPECT_NE(out.find("POST /a 5"), std::string::npos) << out;
+}
+
+TEST(HttpServer, AHandlerExceptionIsA500AndTheServerGoesOn) {
+  char tmpl[] = "/tmp/vnet-api-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string path = std::string(tmpl) + "/s.sock";
+  boost::asio::io_context io;
+  auto s = HttpServer::listenUnix(io, path, 0600, [](const Request& r) -> Response {
+    if (r.path == "/throw") throw std::runtime_error("boom");
+    return Response{200, "fine", "text/plain"};
+  });
+  ASSERT_TRUE(s.ok());
+  std::thread t([&io] { io.run(); });
+  Client c(path);
+  auto bad = c.request("GET", "/throw");
+  auto good = c.request("GET", "/ok");
+  io.stop();
+  t.join();
+  s->reset();
+  ::rmdir(tmpl);
+  ASSERT_TRUE(bad.ok()) << bad.error().message();
+  EXPECT_EQ(bad->status, 500);
+  EXPECT_NE(bad->body.find("internal error in GET /throw: boom"), std::string::npos) << bad->body;
+  ASSERT_TRUE(good.ok()) << good.error().message();
+  EXPECT_EQ(good->status, 200);
+}
+
+TEST_F(HttpServerTest, BeyondTheConnectionLimitNewConnectionsGet503) {
+  // kMaxConnections idle clients that sent half a request.
+  std::vector<int> idle;
+  for (size_t i = 0; i < kMaxConnections; ++i) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path_.c_str());
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    ASSERT_GT(::send(fd, "GET /a HTTP/1.1\r\nHo", 19, MSG_NOSIGNAL), 0);
+    idle.push_back(fd);
+  }
+  // Let the server accept them all.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  Client c(path_);
+  auto r = c.request("GET", "/one-too-many");
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->status, 503);
+  EXPECT_NE(r->body.find("too many connections (the limit is 256)"), std::string::npos) << r->body;
+  for (int fd : idle) ::close(fd);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto again = c.request("GET", "/after");
+  ASSERT_TRUE(again.ok()) << again.error().message();
   EXPECT_EQ(again->status, 200);
 }
 

@@ -100,9 +100,20 @@ TEST(configValidate, EachRuleNamesPathAndLine) {
       {"mtu too big", [](Network& n) { n.mtu = 65536; },
        "network/mtu: size 65536 is outside 68..65535"},
       {"bridge name long", [](Network& n) { n.bridge.name = "abcdefghijklmnop"; },
-       "network/bridge (line 4): bridge name 'abcdefghijklmnop' is longer than 15 characters"},
+       "network/bridge (line 4): bridge name 'abcdefghijklmnop' is longer than 15 bytes (the "
+       "kernel's limit for interface names)"},
       {"bridge name slash", [](Network& n) { n.bridge.name = "a/b"; },
-       "network/bridge (line 4): bridge name 'a/b' must not contain '/', ':' or whitespace"},
+       "network/bridge (line 4): bridge name 'a/b' must not contain '/' (interface names cannot "
+       "hold '/', ':', '%', quotes, backslashes, whitespace or control characters)"},
+      {"bridge name template", [](Network& n) { n.bridge.name = "br%d"; },
+       "network/bridge (line 4): bridge name 'br%d' must not contain '%' (interface names "
+       "cannot hold '/', ':', '%', quotes, backslashes, whitespace or control characters)"},
+      {"forward dev with a quote", [](Network& n) { n.forwardDev = "eth0\" accept"; },
+       "network/forward (line 3): dev 'eth0\" accept' must not contain '\"' (interface names "
+       "cannot hold '/', ':', '%', quotes, backslashes, whitespace or control characters)"},
+      {"dhcp on a /31", [](Network& n) { n.ips[0].prefix = 31; },
+       "network/ip[1]/dhcp (line 6): DHCP needs a subnet with room for guests (prefix 30 or "
+       "shorter), not /31"},
       {"bridge mode needs name",
        [](Network& n) {
          n.mode = ForwardMode::Bridge;
@@ -178,13 +189,15 @@ TEST(configValidate, EachRuleNamesPathAndLine) {
        "network/ip[1]/dhcp/host[1] (line 8): mac 01:00:00:00:00:01 is not a unicast MAC address"},
       {"host duplicate id",
        [](Network& n) {
-         n.ips[0].hosts[0].id = "x";
+         n.ips[0].hosts[0].id = "xy";
          DhcpHost h;
-         h.id = "x";
+         h.id = "xy";
          h.ip = ip("192.168.122.11");
          n.ips[0].hosts.push_back(h);
        },
-       "network/ip[1]/dhcp/host[2]: id 'x' is already used by host[1]"},
+       "network/ip[1]/dhcp/host[2]: id 'xy' is already used by host[1]"},
+      {"host id of one byte", [](Network& n) { n.ips[0].hosts[0].id = "x"; },
+       "network/ip[1]/dhcp/host[1] (line 8): id 'x' is shorter than 2 bytes"},
       {"v6 host without id or name",
        [](Network& n) {
          IpConfig c;

@@ -99,8 +99,10 @@ TEST(configXml, ParsesEveryForwardMode) {
         parseOk(std::string("<network><name>n</name><forward mode='") + mode + "'/></network>");
     EXPECT_STREQ(model::forwardModeName(net.mode), mode);
   }
-  EXPECT_EQ(parseError("<network>\n<forward mode='tunnel'/></network>"),
-            "network/forward (line 2): mode='tunnel' is not a known forward mode");
+  EXPECT_EQ(
+      parseError("<network>\n<forward mode='tunnel'/></network>"),
+      "network/forward (line 2): mode='tunnel' is not a known forward mode (nat, route, open, "
+      "bridge, none; kept but not started: passthrough, private, vepa, hostdev)");
 }
 
 TEST(configXml, KeepsHostdevModeAndRefusesToStartIt) {
@@ -166,9 +168,9 @@ TEST(configXml, RejectsOversizedInput) {
 
 TEST(configXml, SyntaxErrorsNameLineAndColumn) {
   EXPECT_EQ(parseError("<network>\n  <name>x</nam>\n</network>"),
-            "line 2, column 12: Start-end tags mismatch");
+            "line 2, column 12: </nam> does not close <name> (line 2)");
   EXPECT_EQ(parseError("<network/><network/>"),
-            "network (line 1): expected exactly one root element <network>");
+            "network (line 1): expected exactly one root element <network>, found 2");
 }
 
 TEST(configXml, BadValuesNameElementAndLine) {
@@ -258,7 +260,8 @@ TEST(configXml, ParsesDhcpHostFragment) {
   EXPECT_EQ(bad.error().message(), "host (line 1): mac='zz' is not a valid MAC address");
   auto wrong = parseDhcpHostXml("<range start='1.1.1.1' end='1.1.1.2'/>");
   ASSERT_FALSE(wrong.ok());
-  EXPECT_EQ(wrong.error().message(), "range (line 1): expected exactly one root element <host>");
+  EXPECT_EQ(wrong.error().message(),
+            "range (line 1): the root element must be <host>, not <range>");
 }
 
 TEST(configXml, ParsesOtherFragments) {

@@ -264,6 +264,71 @@ TEST_F(DnsResolverTest, ForwardsThenAnswersFromCache) {
   EXPECT_EQ(withOpt.edns->udpSize, 1232);
 }
 
+TEST_F(DnsResolverTest, RefusesAnAnswerWhoseNamesReadItsTtlFields) {
+  // Found by fuzzing: the second answer's owner is a compression pointer into the first
+  // answer's TTL field (offset 41). With TTL 0x0001002c it reads a root label; served from
+  // the cache 100 s later the TTL is 0x0000ffc8 and the same byte reads as a pointer to
+  // offset 16328. Such an answer is a failed upstream: SERVFAIL, and nothing cached.
+  const std::vector<uint8_t> answer = {
+      0x12, 0x34, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0,                               // header
+      3, 'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'o', 'r', 'g', 0,  // qname
+      0, 1, 0, 1,                                                                   // A IN
+      0xc0, 0x0c, 0, 1, 0, 1, 0x00, 0x01, 0x00, 0x2c, 0, 4, 198, 51, 100, 7,  // TTL at 39
+      0xc0, 41, 0, 1, 0, 1, 0, 0, 1, 0x2c, 0, 4, 198, 51, 100, 8};
+  auto layout = scanMessage(answer);
+  ASSERT_TRUE(layout.ok());
+  EXPECT_FALSE(namesSurviveFieldRewrite(answer, *layout));
+  auto o = ask(makeQuery("www.example.org", RrType::A, QueryOptions{.id = 1}));
+  ASSERT_EQ(o.kind, Resolver::Outcome::Kind::Pending);
+  upstream_.answer(0, answer);
+  ASSERT_EQ(later_.size(), 1u);
+  auto reply = parseMessage(later_[0]);
+  ASSERT_TRUE(reply.ok()) << reply.error().message();
+  EXPECT_EQ(reply->rcode(), Rcode::ServFail);
+  EXPECT_TRUE(reply->answers.empty());
+  EXPECT_EQ(resolver_.cacheSize(), 0u);
+
+  now_ += 100s;
+  o = ask(makeQuery("www.example.org", RrType::A, QueryOptions{.id = 2}));
+  EXPECT_EQ(o.kind, Resolver::Outcome::Kind::Pending);
+  EXPECT_EQ(upstream_.calls.size(), 2u);
+  EXPECT_EQ(resolver_.counters().cacheHits, 0u);
+}
+
+TEST(DnsMessageTest, NamesSurviveFieldRewriteOnlyWhenNoNameReadsATtlOrOptClass) {
+  // Conformant: the answer's owner points at the question name.
+  const std::vector<uint8_t> base = {
+      0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 1,                               // header
+      3, 'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'o', 'r', 'g', 0,  // qname
+      0, 1, 0, 1,                                                                   // A IN
+      0xc0, 0x0c, 0, 5, 0, 1, 0, 0, 0, 60, 0, 2, 0xc0, 0x0c,  // CNAME, TTL at 39, rdata at 45
+      0, 0, 41, 0x10, 0x00, 0, 0, 0, 0, 0, 0};                  // OPT at 47, CLASS at 50
+  auto ok = scanMessage(base);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_TRUE(namesSurviveFieldRewrite(base, *ok));
+
+  // The CNAME target points at the TTL's third octet: a root name while the TTL is 60, a
+  // label of whatever length once a rewritten TTL puts something else there.
+  auto intoTtl = base;
+  intoTtl[45] = 0xc0;
+  intoTtl[46] = 41;
+  auto l1 = scanMessage(intoTtl);
+  ASSERT_TRUE(l1.ok());
+  EXPECT_TRUE(parseMessage(intoTtl).ok());
+  EXPECT_FALSE(namesSurviveFieldRewrite(intoTtl, *l1));
+
+  // A record after OPT whose owner points at OPT's CLASS (replaced by our payload size).
+  auto intoOpt = base;
+  intoOpt[11] = 2;
+  intoOpt[50] = 0;
+  intoOpt[51] = 0;
+  intoOpt.insert(intoOpt.end(), {0xc0, 50, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1});
+  auto l2 = scanMessage(intoOpt);
+  ASSERT_TRUE(l2.ok());
+  EXPECT_TRUE(parseMessage(intoOpt).ok());
+  EXPECT_FALSE(namesSurviveFieldRewrite(intoOpt, *l2));
+}
+
 TEST_F(DnsResolverTest, CachesNegativeAnswers) {
   ASSERT_EQ(ask(makeQuery("nx.example.org", RrType::A)).kind, Resolver::Outcome::Kind::Pending);
   upstream_.answer(0, makeResponse(5, "nx.example.org", RrType::A, Rcode::NxDomain, {},

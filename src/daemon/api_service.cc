@@ -14,10 +14,10 @@
 
 namespace vnet::daemon {
 
-using nlohmann::json;
 using api::Params;
 using api::Request;
 using api::Response;
+using nlohmann::json;
 
 namespace {
 
@@ -43,14 +43,21 @@ json toJson(const model::Port& p) {
 }
 
 json toJson(const LeaseInfo& l) {
-  return json{{"ip", l.ip.toString()},     {"prefix", l.prefix},
-              {"mac", l.mac.toString()},   {"hostname", l.hostname},
-              {"clientId", l.clientId},    {"expiry", l.expiry},
+  return json{{"ip", l.ip.toString()},
+              {"prefix", l.prefix},
+              {"mac", l.mac.toString()},
+              {"hostname", l.hostname},
+              {"clientId", l.clientId},
+              {"expiry", l.expiry},
               {"protocol", l.ip.isV4() ? "ipv4" : "ipv6"}};
 }
 
-Response ok(const json& j, int status = 200) { return api::jsonResponse(status, api::jsonText(j, 2) + "\n"); }
-Response fail(const Error& e) { return api::errorResponse(e); }
+Response ok(const json& j, int status = 200) {
+  return api::jsonResponse(status, api::jsonText(j, 2) + "\n");
+}
+Response fail(const Error& e) {
+  return api::errorResponse(e);
+}
 
 // The JSON array of leases, streamed a few hundred at a time with the same text as
 // ok(array) would give, so that tens of thousands of leases never become one JSON tree
@@ -155,6 +162,23 @@ Status onlyFields(const json& j, const std::vector<std::string>& allowed) {
 std::string aTypeName(const json& v) {
   std::string t = v.type_name();
   return (t == "array" || t == "object" ? "an " : "a ") + t;
+}
+
+// POST /v1/networks/{name}/<switch> with {"enabled": true|false}: calls (m.*set)(name, on)
+// and answers the network's status.
+api::Handler onOff(Manager& m, Status (Manager::*set)(const std::string&, bool)) {
+  return [&m, set](const Request& req, const Params& p) {
+    auto j = jsonBody(req);
+    if (!j) return fail(j.error());
+    if (Status s = onlyFields(*j, {"enabled"}); !s.ok()) return fail(s.error());
+    auto it = j->find("enabled");
+    if (it == j->end()) return fail(Error::invalid("request body needs {\"enabled\": true|false}"));
+    if (!it->is_boolean()) {
+      return fail(Error::invalid("enabled: must be true or false, not " + aTypeName(*it)));
+    }
+    if (Status s = (m.*set)(p.at("name"), it->get<bool>()); !s.ok()) return fail(s.error());
+    return ok(toJson(*m.status(p.at("name"))));
+  };
 }
 
 // An optional string field; absent (or null) gives nullopt.
@@ -320,40 +344,9 @@ api::Router makeApiRouter(Manager& m) {
           auto st = m.status(p.at("name"));
           return ok(st ? toJson(*st) : json{{"name", p.at("name")}, {"active", false}});
         }));
-  r.add("POST", "/v1/networks/{name}/autostart",
-        takingQuery({}, [&m](const Request& req, const Params& p) {
-          auto j = jsonBody(req);
-          if (!j) return fail(j.error());
-          if (Status s = onlyFields(*j, {"enabled"}); !s.ok()) return fail(s.error());
-          auto it = j->find("enabled");
-          if (it == j->end()) {
-            return fail(Error::invalid("request body needs {\"enabled\": true|false}"));
-          }
-          if (!it->is_boolean()) {
-            return fail(Error::invalid("enabled: must be true or false, not " + aTypeName(*it)));
-          }
-          if (Status s = m.setAutostart(p.at("name"), it->get<bool>()); !s.ok()) {
-            return fail(s.error());
-          }
-          return ok(toJson(*m.status(p.at("name"))));
-        }));
+  r.add("POST", "/v1/networks/{name}/autostart", takingQuery({}, onOff(m, &Manager::setAutostart)));
   r.add("POST", "/v1/networks/{name}/autorepair",
-        takingQuery({}, [&m](const Request& req, const Params& p) {
-          auto j = jsonBody(req);
-          if (!j) return fail(j.error());
-          if (Status s = onlyFields(*j, {"enabled"}); !s.ok()) return fail(s.error());
-          auto it = j->find("enabled");
-          if (it == j->end()) {
-            return fail(Error::invalid("request body needs {\"enabled\": true|false}"));
-          }
-          if (!it->is_boolean()) {
-            return fail(Error::invalid("enabled: must be true or false, not " + aTypeName(*it)));
-          }
-          if (Status s = m.setAutorepair(p.at("name"), it->get<bool>()); !s.ok()) {
-            return fail(s.error());
-          }
-          return ok(toJson(*m.status(p.at("name"))));
-        }));
+        takingQuery({}, onOff(m, &Manager::setAutorepair)));
   r.add("GET", "/v1/networks/{name}/xml",
         takingQuery({"inactive"}, [&m](const Request& req, const Params& p) {
           auto inactive = flag(req, "inactive");
@@ -409,12 +402,12 @@ api::Router makeApiRouter(Manager& m) {
           }
           return ok(statsJson(*s));
         }));
-  r.add("GET", "/v1/networks/{name}/rules",
-        takingQuery({}, [&m](const Request&, const Params& p) {
+  r.add("GET", "/v1/networks/{name}/rules", takingQuery({}, [&m](const Request&, const Params& p) {
           auto st = m.status(p.at("name"));
           if (!st) return fail(st.error());
           if (!st->active) {
-            return fail(Error::conflict("network '" + p.at("name") + "' is not active: it has no rules"));
+            return fail(
+                Error::conflict("network '" + p.at("name") + "' is not active: it has no rules"));
           }
           auto net = m.definition(p.at("name"), false);
           if (!net) return fail(net.error());
@@ -422,13 +415,17 @@ api::Router makeApiRouter(Manager& m) {
           if (!listing) return fail(listing.error());
           json rules = json::array();
           for (const auto& v : kernel::nft::rulesUsedBy(*listing, **net)) {
-            rules.push_back({{"chain", v.chain}, {"hook", v.hook}, {"rule", v.rule}, {"comment", v.comment}});
+            rules.push_back(
+                {{"chain", v.chain}, {"hook", v.hook}, {"rule", v.rule}, {"comment", v.comment}});
           }
           json elements = json::array();
           for (const auto& e : kernel::nft::objectsOf(**net).elements) {
             elements.push_back({{"set", e.map}, {"key", e.key}, {"chain", e.chain}});
           }
-          return ok(json{{"name", p.at("name")}, {"table", "inet vnet"}, {"rules", rules}, {"elements", elements}});
+          return ok(json{{"name", p.at("name")},
+                         {"table", "inet vnet"},
+                         {"rules", rules},
+                         {"elements", elements}});
         }));
   r.add("POST", "/v1/networks/{name}/update",
         takingQuery({}, [&m](const Request& req, const Params& p) {

@@ -23,11 +23,16 @@ constexpr std::chrono::seconds kExpirySweep{10};
 
 const char* eventName(dhcp::LeaseEvent::Kind k) {
   switch (k) {
-    case dhcp::LeaseEvent::Kind::kGranted: return "granted";
-    case dhcp::LeaseEvent::Kind::kRenewed: return "renewed";
-    case dhcp::LeaseEvent::Kind::kReleased: return "released";
-    case dhcp::LeaseEvent::Kind::kExpired: return "expired";
-    case dhcp::LeaseEvent::Kind::kDeclined: return "declined";
+    case dhcp::LeaseEvent::Kind::kGranted:
+      return "granted";
+    case dhcp::LeaseEvent::Kind::kRenewed:
+      return "renewed";
+    case dhcp::LeaseEvent::Kind::kReleased:
+      return "released";
+    case dhcp::LeaseEvent::Kind::kExpired:
+      return "expired";
+    case dhcp::LeaseEvent::Kind::kDeclined:
+      return "declined";
   }
   return "?";
 }
@@ -38,10 +43,10 @@ class DhcpService {
                                                     const std::string& dbPath,
                                                     const std::string& network,
                                                     const std::string& bridge,
-                                                    dhcp::ServerConfig config,
+                                                    dhcp::ServerConfig config, dhcp::LeaseSync sync,
                                                     dhcp::LeaseObserver onEvent) {
     auto svc = std::unique_ptr<DhcpService>(new DhcpService(io, network, config.prefix));
-    auto store = dhcp::SqliteLeaseStore::open(dbPath, network);
+    auto store = dhcp::SqliteLeaseStore::open(dbPath, network, sync);
     if (!store) return std::move(store).error().context("opening lease database " + dbPath);
     svc->store_ = std::move(*store);
     auto server = dhcp::Server::create(std::move(config), *svc->store_);
@@ -89,8 +94,8 @@ class DhcpService {
     for (const auto& l : all) {
       if (l.state != dhcp::LeaseState::kActive) continue;
       if (l.expiry != 0 && l.expiry <= now) continue;
-      out.push_back(LeaseInfo{l.ip, prefix_, l.mac, l.hostname, formatClientId(l.client_id),
-                              l.expiry});
+      out.push_back(
+          LeaseInfo{l.ip, prefix_, l.mac, l.hostname, formatClientId(l.client_id), l.expiry});
     }
     return out;
   }
@@ -126,8 +131,9 @@ class DhcpService {
       // flood the log too.
       uint64_t exhausted = server_->stats().pool_exhausted;
       if (exhausted > reportedExhausted_) {
-        spdlog::warn("network '{}': DHCP pool exhausted: {} DISCOVER(s) got no offer in the last {} s",
-                     network_, exhausted - reportedExhausted_, kExpirySweep.count());
+        spdlog::warn(
+            "network '{}': DHCP pool exhausted: {} DISCOVER(s) got no offer in the last {} s",
+            network_, exhausted - reportedExhausted_, kExpirySweep.count());
         reportedExhausted_ = exhausted;
       }
       scheduleSweep();
@@ -146,10 +152,11 @@ class DhcpService {
 class Services final : public NetworkServices {
  public:
   Services(std::string name, boost::asio::io_context& io, std::string dbPath,
-           std::string resolvConf, EventBus* events)
+           dhcp::LeaseSync leaseSync, std::string resolvConf, EventBus* events)
       : name_(std::move(name)),
         io_(io),
         dbPath_(std::move(dbPath)),
+        leaseSync_(leaseSync),
         resolvConf_(std::move(resolvConf)),
         events_(events) {}
 
@@ -181,7 +188,7 @@ class Services final : public NetworkServices {
       VNET_TRY(dhcp_->reconfigure(std::move(**dhcpCfg)));
     } else {
       auto d = DhcpService::start(io_, dbPath_, net.name, net.bridge.name, std::move(**dhcpCfg),
-                                  [this](const dhcp::LeaseEvent& e) {
+                                  leaseSync_, [this](const dhcp::LeaseEvent& e) {
                                     publishLease(e);
                                     onLease(e);
                                   });
@@ -243,8 +250,8 @@ class Services final : public NetworkServices {
 
   void publishLease(const dhcp::LeaseEvent& e) {
     if (!events_) return;
-    std::vector<std::pair<std::string, std::string>> details = {
-        {"ip", e.lease.ip.toString()}, {"mac", e.lease.mac.toString()}};
+    std::vector<std::pair<std::string, std::string>> details = {{"ip", e.lease.ip.toString()},
+                                                                {"mac", e.lease.mac.toString()}};
     if (!e.lease.hostname.empty()) details.emplace_back("hostname", e.lease.hostname);
     if (e.lease.expiry != 0) details.emplace_back("expiry", std::to_string(e.lease.expiry));
     events_->publish(std::string(event_type::kLeasePrefix) + eventName(e.kind), name_,
@@ -286,6 +293,7 @@ class Services final : public NetworkServices {
   std::string name_;
   boost::asio::io_context& io_;
   std::string dbPath_;
+  dhcp::LeaseSync leaseSync_;
   std::string resolvConf_;
   EventBus* events_;
   std::optional<model::Network> applied_;  // the last configuration apply() completed
@@ -299,7 +307,8 @@ class Services final : public NetworkServices {
 }  // namespace
 
 Result<std::unique_ptr<NetworkServices>> RealServiceFactory::start(const model::Network& net) {
-  auto svc = std::make_unique<Services>(net.name, io_, leaseDbPath_, resolvConf_, events_);
+  auto svc =
+      std::make_unique<Services>(net.name, io_, leaseDbPath_, leaseSync_, resolvConf_, events_);
   if (Status s = svc->apply(net); !s.ok()) return std::move(s).error();
   return std::unique_ptr<NetworkServices>(std::move(svc));
 }

@@ -7,6 +7,7 @@
 
 #include "daemon/events.h"
 #include "daemon/services.h"
+#include "dhcp/lease_store.h"
 
 namespace boost::asio {
 class io_context;
@@ -16,9 +17,12 @@ namespace vnet::daemon {
 
 class RealServiceFactory final : public ServiceFactory {
  public:
-  RealServiceFactory(boost::asio::io_context& io, std::string leaseDbPath,
-                     std::string resolvConf)
-      : io_(io), leaseDbPath_(std::move(leaseDbPath)), resolvConf_(std::move(resolvConf)) {}
+  RealServiceFactory(boost::asio::io_context& io, std::string leaseDbPath, std::string resolvConf,
+                     dhcp::LeaseSync leaseSync = dhcp::LeaseSync::kFull)
+      : io_(io),
+        leaseDbPath_(std::move(leaseDbPath)),
+        resolvConf_(std::move(resolvConf)),
+        leaseSync_(leaseSync) {}
   Result<std::unique_ptr<NetworkServices>> start(const model::Network& net) override;
   // Lease events (lease.granted/renewed/released/expired/declined) go to `bus` once the
   // lease is durable. Set before the first start(); the bus must outlive the services.
@@ -28,6 +32,7 @@ class RealServiceFactory final : public ServiceFactory {
   boost::asio::io_context& io_;
   std::string leaseDbPath_;
   std::string resolvConf_;
+  dhcp::LeaseSync leaseSync_;
   EventBus* events_ = nullptr;
 };
 

@@ -125,7 +125,8 @@ SqliteLeaseStore::SqliteLeaseStore(std::unique_ptr<Impl> impl, std::string scope
 SqliteLeaseStore::~SqliteLeaseStore() = default;
 
 Result<std::unique_ptr<SqliteLeaseStore>> SqliteLeaseStore::open(const std::string& path,
-                                                                 std::string scope) {
+                                                                 std::string scope,
+                                                                 LeaseSync sync) {
   auto impl = std::make_unique<Impl>();
   const std::string ctx = "opening lease database " + path;
   if (sqlite3_open_v2(path.c_str(), &impl->db,
@@ -136,12 +137,14 @@ Result<std::unique_ptr<SqliteLeaseStore>> SqliteLeaseStore::open(const std::stri
   }
   // Another store (another network) may hold the write lock for one commit.
   sqlite3_busy_timeout(impl->db, 5000);
-  // Durability contract: WAL with synchronous=FULL (see lease_store.h). Memory: a page cache
+  // Durability contract: LeaseSync (see lease_store.h). Memory: a page cache
   // of at most kCacheKiB per connection and no memory-mapped I/O, whatever the lease count
   // (the server keeps its own index; SQLite is written, and read only at start).
   const std::string cache = "PRAGMA cache_size=-" + std::to_string(kCacheKiB);
-  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", cache.c_str(),
-                          "PRAGMA mmap_size=0", kSchema}) {
+  const char* syncPragma =
+      sync == LeaseSync::kFull ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL";
+  for (const char* sql :
+       {"PRAGMA journal_mode=WAL", syncPragma, cache.c_str(), "PRAGMA mmap_size=0", kSchema}) {
     if (Status s = impl->exec(sql); !s.ok()) return std::move(s).error().context(ctx);
   }
   struct {

@@ -83,15 +83,26 @@ class MemoryLeaseStore final : public LeaseStore {
   bool fail_next_ = false;
 };
 
+// How far a commit goes before commit() returns (and the ACK leaves).
+enum class LeaseSync {
+  // WAL, synchronous=FULL: the WAL is fsynced per commit (one fsync per batch with group
+  // commit). A committed lease survives vnetd being killed and the host losing power.
+  kFull,
+  // WAL, synchronous=NORMAL: the commit is written to the WAL (the kernel's page cache) and
+  // synced at checkpoints only. A committed lease survives vnetd being killed (-9) or
+  // crashing; a power loss may lose the last ones (the database stays consistent). Kea's
+  // memfile backend gives the same guarantee (it appends to its CSV without fsync).
+  kNormal,
+};
+
 // SQLite-backed store. Several scopes (networks) may share one database file; each store
-// reads and writes only the rows of its scope. The database runs in WAL mode with
-// synchronous=FULL: in WAL mode synchronous=NORMAL syncs only at checkpoints, so a commit can
-// be lost on power failure, which would break "an acknowledged lease is never lost".
-// FULL costs one fsync of the WAL per commit, which group commit amortises over a batch.
+// reads and writes only the rows of its scope. WAL mode; LeaseSync says what a commit
+// survives.
 class SqliteLeaseStore final : public LeaseStore {
  public:
   // Opens (creating when needed) the database at path. path may be ":memory:".
-  static Result<std::unique_ptr<SqliteLeaseStore>> open(const std::string& path, std::string scope);
+  static Result<std::unique_ptr<SqliteLeaseStore>> open(const std::string& path, std::string scope,
+                                                        LeaseSync sync = LeaseSync::kFull);
   ~SqliteLeaseStore() override;
   SqliteLeaseStore(const SqliteLeaseStore&) = delete;
   SqliteLeaseStore& operator=(const SqliteLeaseStore&) = delete;

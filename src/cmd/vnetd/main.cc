@@ -1,5 +1,7 @@
 // vnetd: owns bridges, rules, DHCP and DNS for every network. Foreground; logs to stderr.
 #include <malloc.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
@@ -7,8 +9,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <filesystem>
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include "api/http_server.h"
 #include "daemon/api_service.h"
@@ -18,11 +18,11 @@
 #include "daemon/metrics.h"
 #include "daemon/observe_api.h"
 #include "daemon/real_services.h"
+#include "daemon/repairer.h"
 #include "daemon/trace_api.h"
 #include "daemon/tracer.h"
-#include "kernel/netlink/conntrack_lookup.h"
-#include "daemon/repairer.h"
 #include "kernel/monitor/kernel_monitor.h"
+#include "kernel/netlink/conntrack_lookup.h"
 #include "kernel/netlink/netlink_links.h"
 #include "kernel/netlink/sock_diag.h"
 #include "kernel/nft/nft_firewall.h"
@@ -67,6 +67,13 @@ int main(int argc, char** argv) {
   std::string metricsListen;
   app.add_option("--metrics-listen", metricsListen,
                  "also serve GET /metrics over TCP at ADDRESS:PORT (e.g. 127.0.0.1:9477)");
+  std::string leaseSync = "full";
+  app.add_option("--lease-sync", leaseSync,
+                 "full: a DHCP lease is fsynced before its ACK (survives power loss); normal: "
+                 "written before its ACK, fsynced at checkpoints (survives vnetd crashing, "
+                 "like Kea's memfile)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"full", "normal"}));
   app.add_option("--log-level", logLevel, "trace, debug, info, warn, error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
@@ -98,7 +105,9 @@ int main(int argc, char** argv) {
   // from it when the io_context destroys them.
   vnet::daemon::EventBus events;
   boost::asio::io_context io;
-  vnet::daemon::RealServiceFactory services(io, stateDir + "/leases.db", resolvConf);
+  vnet::daemon::RealServiceFactory services(
+      io, stateDir + "/leases.db", resolvConf,
+      leaseSync == "full" ? vnet::dhcp::LeaseSync::kFull : vnet::dhcp::LeaseSync::kNormal);
   services.setEventBus(&events);
   vnet::daemon::Manager manager(**links, **firewall, services,
                                 vnet::daemon::DefinitionStore(configDir), std::move(*state));
@@ -109,7 +118,8 @@ int main(int argc, char** argv) {
   vnet::daemon::Repairer repairer(io, manager, **links);
   auto monitor = vnet::kernel::monitor::KernelMonitor::start(io, repairer);
   if (!monitor) spdlog::error("drift repair is off: {}", monitor.error().message());
-  if (vnet::Status s = manager.load(); !s.ok()) return fatal("loading networks: " + s.error().message());
+  if (vnet::Status s = manager.load(); !s.ok())
+    return fatal("loading networks: " + s.error().message());
   if (monitor) repairer.start();
 
   auto tracing = vnet::kernel::nft::NftTracing::create(io);
@@ -117,9 +127,9 @@ int main(int argc, char** argv) {
   NoConntrack noConntrack;
   auto conntrack = vnet::kernel::NfConntrackLookup::open();
   if (!conntrack) spdlog::warn("traces will show no NAT: {}", conntrack.error().message());
-  vnet::daemon::Tracer tracer(io, manager, **tracing,
-                              conntrack ? static_cast<vnet::kernel::ConntrackLookup&>(**conntrack)
-                                        : noConntrack);
+  vnet::daemon::Tracer tracer(
+      io, manager, **tracing,
+      conntrack ? static_cast<vnet::kernel::ConntrackLookup&>(**conntrack) : noConntrack);
   if (vnet::Status s = tracer.removeLeftovers(); !s.ok()) spdlog::warn("{}", s.error().message());
 
   vnet::api::Router router = vnet::daemon::makeApiRouter(manager);
@@ -162,8 +172,8 @@ int main(int argc, char** argv) {
             return vnet::api::errorResponse(vnet::Error::notFound("only /metrics is served here"));
           }
           if (r.method != "GET") {
-            vnet::api::Response resp =
-                vnet::api::errorResponse(vnet::Error::invalid(r.method + " is not allowed on /metrics"));
+            vnet::api::Response resp = vnet::api::errorResponse(
+                vnet::Error::invalid(r.method + " is not allowed on /metrics"));
             resp.status = 405;
             return resp;
           }

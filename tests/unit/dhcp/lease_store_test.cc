@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -77,6 +78,32 @@ TEST(SqliteLeaseStore, ReopenKeepsLeases) {
   ASSERT_EQ(leases->size(), 2u);
   EXPECT_EQ((*leases)[0], a);
   EXPECT_EQ((*leases)[1], b);
+}
+
+// --lease-sync normal: a commit is in the WAL (the page cache) when commit() returns, so a
+// process that dies right after (kill -9: no close, no checkpoint) loses nothing.
+TEST(SqliteLeaseStore, NormalSyncSurvivesTheProcessDyingAfterCommit) {
+  TempDir dir;
+  const std::string db = dir.file("leases.db");
+  const Lease a = sampleLease("192.0.2.20", "52:54:00:00:00:20", 1700000000);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto s = SqliteLeaseStore::open(db, "default", LeaseSync::kNormal);
+    if (!s.ok()) ::_exit(2);
+    (*s)->stage(a);
+    ::_exit((*s)->commit().ok() ? 0 : 3);  // no destructor: the store is never closed
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  auto s = SqliteLeaseStore::open(db, "default", LeaseSync::kNormal);
+  ASSERT_TRUE(s.ok()) << s.error().message();
+  auto leases = (*s)->load();
+  ASSERT_TRUE(leases.ok());
+  ASSERT_EQ(leases->size(), 1u);
+  EXPECT_EQ((*leases)[0], a);
 }
 
 TEST(SqliteLeaseStore, ScopesShareAFileWithoutMixing) {

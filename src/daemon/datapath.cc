@@ -85,12 +85,11 @@ Status Datapath::preflight(const model::Network& net) {
   return Status::success();
 }
 
-Status Datapath::start(const model::Network& net, const std::function<Status()>& commit) {
-  if (net.mode == model::ForwardMode::Bridge) {
-    VNET_TRY(preflight(net));
-    return commit ? commit() : Status::success();
-  }
+Status Datapath::start(const model::Network& net, const std::function<Status()>& commit,
+                       const std::function<Status()>& before) {
   VNET_TRY(preflight(net));
+  if (before) VNET_TRY(before());
+  if (net.mode == model::ForwardMode::Bridge) return commit ? commit() : Status::success();
   UndoStack undo;
   auto fail = [&](Error e) -> Status {
     ErrorList errs = undo.unwind();

@@ -33,10 +33,13 @@ class Datapath {
   // name is taken (for bridge mode: when the bridge does not exist), or the definition has
   // unsupported elements.
   Status preflight(const model::Network& net);
-  // Creates bridge, addresses, sysctls, routes and firewall rules. `net` is final
-  // (fillDefaults applied). `commit`, when given, runs last (starting the services,
+  // preflight(), then creates bridge, addresses, sysctls, routes and firewall rules. `net`
+  // is final (fillDefaults applied). `before`, when given, runs after preflight and before
+  // the first kernel change (recording that a start is under way); its failure ends the
+  // start with nothing changed. `commit`, when given, runs last (starting the services,
   // recording state); when it fails, every kernel step is undone as for a failed step.
-  Status start(const model::Network& net, const std::function<Status()>& commit = nullptr);
+  Status start(const model::Network& net, const std::function<Status()>& commit = nullptr,
+               const std::function<Status()>& before = nullptr);
   // Removes rules and the bridge (with its ports); keeps going on errors and reports all.
   Status stop(const model::Network& net);
   // Brings the links of an existing network (from before a vnetd restart) back in line

@@ -294,31 +294,35 @@ Status Manager::startEntry(Entry& e) {
   if (Status s = checkAgainstOthers(e.config, true); !s.ok()) {
     return std::move(s).error().context("starting network " + quoted(name));
   }
-  if (Status s = datapath_.preflight(e.config); !s.ok()) {
-    return std::move(s).error().context("starting network " + quoted(name));
-  }
-  // Recorded before the kernel is touched: if vnetd dies during the start, the next vnetd
-  // knows what to clean up (cleanUpInterruptedStarts).
   const ActiveNetworkRecord rec{name, config::formatNetworkXml(e.config), e.persistent};
-  if (Status s = state_.setStarting(rec); !s.ok()) {
-    return std::move(s).error().context("starting network " + quoted(name) + ": recording state");
-  }
-  crashPoint("start:recorded");
+  bool recorded = false;
   // Services and the state record are the last steps of the datapath's transaction: if
   // either fails, the kernel steps are undone too.
-  Status started = datapath_.start(e.config, [&]() -> Status {
-    VNET_TRY(startServices(e, e.config));
-    crashPoint("start:services");
-    if (Status st = state_.setActive(rec); !st.ok()) {
-      e.services.reset();
-      return std::move(st).error().context("recording state");
-    }
-    return Status::success();
-  });
+  Status started = datapath_.start(
+      e.config,
+      [&]() -> Status {
+        VNET_TRY(startServices(e, e.config));
+        crashPoint("start:services");
+        if (Status st = state_.setActive(rec); !st.ok()) {
+          e.services.reset();
+          return std::move(st).error().context("recording state");
+        }
+        return Status::success();
+      },
+      // Recorded after the checks, before the kernel is touched: if vnetd dies during the
+      // start, the next vnetd knows what to clean up (cleanUpInterruptedStarts).
+      [&]() -> Status {
+        if (Status st = state_.setStarting(rec); !st.ok()) {
+          return std::move(st).error().context("recording state");
+        }
+        recorded = true;
+        crashPoint("start:recorded");
+        return Status::success();
+      });
   if (!started.ok()) {
     ErrorList errs;
     errs.add(started);
-    errs.add(state_.clearStarting(name));
+    if (recorded) errs.add(state_.clearStarting(name));
     return errs.toStatus("starting network " + quoted(name));
   }
   if (Status s = state_.clearStarting(name); !s.ok()) {

@@ -202,7 +202,7 @@ while read -r pid; do [ -n "$pid" ] && LAB_PIDS+=("$pid"); done < <(cat "$LAB_DI
 # What each side left behind, checked (untimed): bridges up, vnet rules, dnsmasq alive.
 up_vnet=$(lab_host ip -o link show type bridge up | grep -c ': vs[0-9]*:' || true)
 up_lv=$(lab_host ip -o link show type bridge up | grep -c ': lb[0-9]*:' || true)
-vnet_elems=$(lab_host nft list map inet vnet forward_iif | grep -o '"vs[0-9]*"' | wc -l)
+vnet_elems=$(lab_host nft list set inet vnet outbound4 | grep -o '"vs[0-9]*" \.' | wc -l)
 lv_rules=$(lab_host nft -a list table ip libvirt_bench | grep -cE '(accept|reject|masquerade.*|return) # handle' || true)
 alive=0
 for pid in $(cat "$LAB_DIR/dnsmasq.pids"); do kill -0 "$pid" 2>/dev/null && alive=$((alive + 1)); done
@@ -219,7 +219,7 @@ def p90(v):
     s = sorted(v); return s[max(0, math.ceil(0.9 * len(s)) - 1)]
 def fmt(ms): return f"{ms:.1f} ms" if ms >= 10 else f"{ms:.2f} ms"
 vm, lm, ln = (statistics.median(d[k]) for k in ("vnet", "lv_total", "lv_nodns"))
-print(f"checked: {up_vnet}/{K} vnet bridges up with {elems} forward_iif map elements; "
+print(f"checked: {up_vnet}/{K} vnet bridges up with {elems} outbound4 set elements; "
       f"{up_lv}/{K} libvirt-style bridges up with {lv_rules} rules, {alive}/{K} dnsmasq running")
 print(f"\n== bench/start (K={K})")
 if vdhcp == K and vdns == K:

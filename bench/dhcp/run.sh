@@ -190,6 +190,11 @@ wait_dhcp_socket() {  # NS PID
 
 srv_start() {  # SERVER TAG
   local s=$1 tag=$2
+  # vnet and vnetnorm are one vnetd (one state dir, socket and bridge) started two ways.
+  case $s in
+    vnet) srv_stop vnetnorm ;;
+    vnetnorm) srv_stop vnet ;;
+  esac
   case $s in
     vnet)
       LAB_VNETD_LOG="$LAB_DIR/vnetd.$tag.log"
@@ -212,7 +217,7 @@ srv_start() {  # SERVER TAG
   esac
   if ! wait_dhcp_socket "${SRVNS[$s]}" "${PID[$s]}"; then
     echo "bench/dhcp: $s did not start; its log:" >&2
-    cat "$LAB_DIR"/*"$s"*".$tag.log" >&2 2>/dev/null || true
+    cat "$LAB_DIR"/*"${s%norm}"*".$tag.log" >&2 2>/dev/null || true
     return 1
   fi
   sleep 0.2  # Kea opens its raw socket next to the UDP one

@@ -399,9 +399,18 @@ void Resolver::finishForward(const ClientQuery& q,
                              const Result<std::shared_ptr<const UpstreamAnswer>>& r,
                              const ReplyFn& later) {
   // Replies rewrite the answer's TTLs and OPT CLASS, now and when served from the cache; an
-  // answer whose names read those octets would stop framing, so it is refused here, once,
-  // like a failed upstream (no cache hit needs to check it again).
-  if (!r.ok() || *r == nullptr || !namesSurviveFieldRewrite((*r)->wire, (*r)->layout)) {
+  // answer whose names read those octets would stop framing, so it is refused here, once per
+  // upstream answer (coalesced waiters share it; no cache hit needs to check it again), like
+  // a failed upstream.
+  bool usable = r.ok() && *r != nullptr;
+  if (usable) {
+    if ((*r)->serial != checkedSerial_ || (*r)->serial == 0) {
+      checkedSerial_ = (*r)->serial;
+      checkedUsable_ = namesSurviveFieldRewrite((*r)->wire, (*r)->layout);
+    }
+    usable = checkedUsable_;
+  }
+  if (!usable) {
     ++counters_.servFail;
     const uint16_t flags = uint16_t(kFlagQr | q.opcodeBits | (q.rd ? kFlagRd : 0) |
                                     (q.cd ? kFlagCd : 0) | kFlagRa | uint16_t(Rcode::ServFail));

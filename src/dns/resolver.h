@@ -170,6 +170,10 @@ class Resolver {
   uint64_t answersZoneGeneration_ = 0;  // the zone generation answers_ was filled under
   RateLimiter limiter_;
   ResolverCounters counters_;
+  // finishForward's check of the last upstream answer (by serial; 0 = unnumbered, always
+  // checked), so that coalesced waiters do not repeat it.
+  uint64_t checkedSerial_ = 0;
+  bool checkedUsable_ = false;
 };
 
 }  // namespace vnet::dns

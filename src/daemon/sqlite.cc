@@ -4,11 +4,12 @@ namespace vnet::daemon {
 
 Result<Database> Database::open(const std::string& path) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   Database db;
   db.db_.reset(raw);
+  db.cache_ = std::make_unique<Cache>();
   if (rc != SQLITE_OK) {
     return Error("opening database " + path + ": " +
                  (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
@@ -33,18 +34,49 @@ Status Database::exec(std::string_view sql) {
 }
 
 Result<Statement> Database::prepare(std::string_view sql) {
+  Cached* kept = nullptr;
+  if (cache_) {
+    auto [it, added] = cache_->try_emplace(std::string(sql));
+    kept = &it->second;
+    if (!added && kept->inUse) kept = nullptr;
+  }
+  Statement st;
+  st.db_ = db_.get();
+  if (kept && kept->stmt) {
+    kept->inUse = true;
+    st.stmt_ = std::unique_ptr<sqlite3_stmt, StatementFinalizer>(kept->stmt.get(),
+                                                                 StatementFinalizer{&kept->inUse});
+    return st;
+  }
   sqlite3_stmt* raw = nullptr;
   if (sqlite3_prepare_v2(db_.get(), sql.data(), static_cast<int>(sql.size()), &raw, nullptr) !=
       SQLITE_OK) {
     return Error("sqlite: preparing statement: " + lastError());
   }
-  Statement st;
-  st.stmt_.reset(raw);
-  st.db_ = db_.get();
+  if (kept) {
+    kept->stmt.reset(raw);
+    kept->inUse = true;
+    st.stmt_ =
+        std::unique_ptr<sqlite3_stmt, StatementFinalizer>(raw, StatementFinalizer{&kept->inUse});
+  } else {
+    st.stmt_.reset(raw);
+  }
   return st;
 }
 
-std::string Database::lastError() const { return sqlite3_errmsg(db_.get()); }
+void StatementFinalizer::operator()(sqlite3_stmt* s) const {
+  if (!inUse) {
+    sqlite3_finalize(s);
+    return;
+  }
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  *inUse = false;
+}
+
+std::string Database::lastError() const {
+  return sqlite3_errmsg(db_.get());
+}
 
 Statement& Statement::bind(int i, std::string_view text) {
   sqlite3_bind_text(stmt_.get(), i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
@@ -81,7 +113,9 @@ std::string Statement::text(int col) const {
            : std::string();
 }
 
-int64_t Statement::integer(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
+int64_t Statement::integer(int col) const {
+  return sqlite3_column_int64(stmt_.get(), col);
+}
 bool Statement::isNull(int col) const {
   return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL;
 }

@@ -8,12 +8,19 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "base/error.h"
 
 namespace vnet::daemon {
 
 class Statement;
+
+// Finalizes a statement of its own; gives a kept one back to its Database (`inUse`).
+struct StatementFinalizer {
+  bool* inUse = nullptr;
+  void operator()(sqlite3_stmt* s) const;
+};
 
 class Database {
  public:
@@ -23,6 +30,10 @@ class Database {
 
   // Runs one or more statements without results.
   Status exec(std::string_view sql);
+  // A statement for `sql`, compiled once per database: the compiled statement is kept and
+  // handed out again (reset, bindings cleared) once the previous Statement for the same text
+  // is gone; while that one lives, a fresh statement is compiled. A Statement must not
+  // outlive its Database.
   Result<Statement> prepare(std::string_view sql);
   std::string lastError() const;
   sqlite3* handle() const { return db_.get(); }
@@ -31,7 +42,11 @@ class Database {
   struct Closer {
     void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
   };
+  struct Cached;
+  using Cache = std::unordered_map<std::string, Cached>;
   std::unique_ptr<sqlite3, Closer> db_;
+  // Declared after db_: the kept statements are finalized before the connection closes.
+  std::unique_ptr<Cache> cache_;
 };
 
 // A prepared statement; bind with 1-based indexes, step until it returns false.
@@ -51,12 +66,15 @@ class Statement {
 
  private:
   friend class Database;
-  struct Finalizer {
-    void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-  };
+  using Finalizer = StatementFinalizer;
   std::unique_ptr<sqlite3_stmt, Finalizer> stmt_;
   sqlite3* db_ = nullptr;
   Status status_;
+};
+
+struct Database::Cached {
+  std::unique_ptr<sqlite3_stmt, StatementFinalizer> stmt;
+  bool inUse = false;
 };
 
 }  // namespace vnet::daemon

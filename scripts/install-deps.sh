@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   # build
-  cmake ninja-build g++ pkg-config clang libclang-rt-14-dev
+  cmake ninja-build g++ pkg-config clang clang-format libclang-rt-14-dev
   libnl-3-dev libnl-route-3-dev libnftables-dev libmnl-dev libnftnl-dev
   libnetfilter-conntrack-dev libpcap-dev libboost-dev libpugixml-dev nlohmann-json3-dev
   libcli11-dev libspdlog-dev libfmt-dev libsqlite3-dev libsystemd-dev

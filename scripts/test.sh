@@ -10,6 +10,9 @@ JOBS=${JOBS:-$(nproc)}
 
 "$ROOT/scripts/install-deps.sh"
 
+echo "== format (.clang-format)"
+"$ROOT/scripts/check-format.sh"
+
 echo "== build (asan-ubsan)"
 cmake --preset asan-ubsan >/dev/null
 cmake --build --preset asan-ubsan -j "$JOBS"

@@ -1,15 +1,14 @@
 #include "api/client.h"
 
+#include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <nlohmann/json.hpp>
-
-#include <array>
 #include <cctype>
 #include <limits>
+#include <nlohmann/json.hpp>
 
 namespace vnet::api {
 

@@ -10,43 +10,62 @@ namespace vnet::api {
 
 int httpStatusFor(ErrorCode code) {
   switch (code) {
-    case ErrorCode::Invalid: return 400;
-    case ErrorCode::NotFound: return 404;
-    case ErrorCode::Conflict: return 409;
-    case ErrorCode::TooLarge: return 413;
+    case ErrorCode::Invalid:
+      return 400;
+    case ErrorCode::NotFound:
+      return 404;
+    case ErrorCode::Conflict:
+      return 409;
+    case ErrorCode::TooLarge:
+      return 413;
     case ErrorCode::Unavailable:
       return 503;
-    case ErrorCode::Unsupported: return 422;
-    case ErrorCode::Internal: return 500;
+    case ErrorCode::Unsupported:
+      return 422;
+    case ErrorCode::Internal:
+      return 500;
   }
   return 500;
 }
 
 ErrorCode errorCodeForStatus(int status) {
   switch (status) {
-    case 400: return ErrorCode::Invalid;
-    case 404: return ErrorCode::NotFound;
-    case 409: return ErrorCode::Conflict;
-    case 413: return ErrorCode::TooLarge;
+    case 400:
+      return ErrorCode::Invalid;
+    case 404:
+      return ErrorCode::NotFound;
+    case 409:
+      return ErrorCode::Conflict;
+    case 413:
+      return ErrorCode::TooLarge;
     case 503:
       return ErrorCode::Unavailable;
-    case 422: return ErrorCode::Unsupported;
-    default: return ErrorCode::Internal;
+    case 422:
+      return ErrorCode::Unsupported;
+    default:
+      return ErrorCode::Internal;
   }
 }
 
 namespace {
 const char* reasonFor(int status) {
   switch (status) {
-    case 400: return "invalid";
-    case 404: return "not found";
-    case 405: return "method not allowed";
-    case 409: return "conflict";
-    case 413: return "too large";
-    case 422: return "not supported";
+    case 400:
+      return "invalid";
+    case 404:
+      return "not found";
+    case 405:
+      return "method not allowed";
+    case 409:
+      return "conflict";
+    case 413:
+      return "too large";
+    case 422:
+      return "not supported";
     case 503:
       return "unavailable";
-    default: return "internal error";
+    default:
+      return "internal error";
   }
 }
 
@@ -88,10 +107,22 @@ Response errorResponse(const Error& e) {
   // missing device is not found.
   if (e.code() == ErrorCode::Internal) {
     switch (e.sysErrno()) {
-      case EEXIST: case EBUSY: case EADDRINUSE: status = 409; break;
-      case ENODEV: case ENOENT: case ESRCH: status = 404; break;
-      case EINVAL: case ERANGE: status = 400; break;
-      default: break;
+      case EEXIST:
+      case EBUSY:
+      case EADDRINUSE:
+        status = 409;
+        break;
+      case ENODEV:
+      case ENOENT:
+      case ESRCH:
+        status = 404;
+        break;
+      case EINVAL:
+      case ERANGE:
+        status = 400;
+        break;
+      default:
+        break;
     }
   }
   nlohmann::json j = {{"error", reasonFor(status)}, {"detail", e.message()}};

@@ -7,8 +7,8 @@
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
@@ -87,10 +87,9 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
   }
 
   void readBody() {
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       self->onRead(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->onRead(ec); });
   }
 
   void onRead(beast::error_code ec) {
@@ -164,16 +163,16 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
     head->chunked(true);
     auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*head);
     writing_ = true;
-    http::async_write_header(stream_, *sr,
-                             [self = shared_from_this(), head, sr](beast::error_code ec, size_t) {
-                               self->writing_ = false;
-                               if (ec) return self->endStream();
-                               self->watchClient();
-                               if (self->source_) {
-                                 self->source_->start(std::make_shared<Sink>(self->weak_from_this()));
-                               }
-                               self->writeNext();
-                             });
+    http::async_write_header(
+        stream_, *sr, [self = shared_from_this(), head, sr](beast::error_code ec, size_t) {
+          self->writing_ = false;
+          if (ec) return self->endStream();
+          self->watchClient();
+          if (self->source_) {
+            self->source_->start(std::make_shared<Sink>(self->weak_from_this()));
+          }
+          self->writeNext();
+        });
   }
 
   // A read stays posted. The client closing its sending side (EOF) while the body goes on
@@ -229,8 +228,7 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
                         [self = shared_from_this()](beast::error_code ec, size_t) {
                           self->writing_ = false;
                           beast::error_code ignored;
-                          self->stream_.socket().shutdown(Protocol::socket::shutdown_send,
-                                                          ignored);
+                          self->stream_.socket().shutdown(Protocol::socket::shutdown_send, ignored);
                           // The client reads to the end and closes; the posted read sees it.
                           // After the client's EOF no read is posted: close now.
                           if (ec || !self->source_) self->endStream();
@@ -354,7 +352,9 @@ struct HttpServer::Acceptor final : HttpServer::Impl {
 };
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-HttpServer::~HttpServer() { close(); }
+HttpServer::~HttpServer() {
+  close();
+}
 
 Result<std::unique_ptr<HttpServer>> HttpServer::listenUnix(asio::io_context& io,
                                                            const std::string& path, mode_t mode,
@@ -372,12 +372,13 @@ Result<std::unique_ptr<HttpServer>> HttpServer::listenUnix(asio::io_context& io,
 }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::listenTcp(asio::io_context& io,
-                                                          const std::string& address,
-                                                          uint16_t port, RequestHandler handler) {
+                                                          const std::string& address, uint16_t port,
+                                                          RequestHandler handler) {
   std::string where = address + ":" + std::to_string(port);
   beast::error_code ec;
   auto ip = asio::ip::make_address(address, ec);
-  if (ec) return Error::invalid("listening on " + where + ": '" + address + "' is not an IP address");
+  if (ec)
+    return Error::invalid("listening on " + where + ": '" + address + "' is not an IP address");
   auto impl = std::make_unique<Acceptor<Tcp>>(io, std::string(), std::move(handler));
   Tcp::endpoint ep(ip, port);
   impl->acceptor.open(ep.protocol(), ec);
@@ -393,6 +394,8 @@ void HttpServer::close() {
   if (impl_) impl_->close();
 }
 
-uint16_t HttpServer::port() const { return impl_ ? impl_->port() : 0; }
+uint16_t HttpServer::port() const {
+  return impl_ ? impl_->port() : 0;
+}
 
 }  // namespace vnet::api

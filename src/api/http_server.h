@@ -31,8 +31,8 @@ class HttpServer {
                                                         RequestHandler handler);
   // Listens on a TCP address ("127.0.0.1", 9477); port 0 picks a free one (see port()).
   static Result<std::unique_ptr<HttpServer>> listenTcp(boost::asio::io_context& io,
-                                                       const std::string& address,
-                                                       uint16_t port, RequestHandler handler);
+                                                       const std::string& address, uint16_t port,
+                                                       RequestHandler handler);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -62,7 +62,9 @@ Ipv6 Ipv6::masked(int prefix) const {
   return Ipv6(out);
 }
 
-const char* familyName(Family f) { return f == Family::V4 ? "ipv4" : "ipv6"; }
+const char* familyName(Family f) {
+  return f == Family::V4 ? "ipv4" : "ipv6";
+}
 
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
   if (auto a = Ipv4::parse(text)) return IpAddress(*a);
@@ -70,7 +72,9 @@ std::optional<IpAddress> IpAddress::parse(std::string_view text) {
   return std::nullopt;
 }
 
-std::string IpAddress::toString() const { return isV4() ? v4().toString() : v6().toString(); }
+std::string IpAddress::toString() const {
+  return isV4() ? v4().toString() : v6().toString();
+}
 
 std::optional<Cidr> Cidr::parse(std::string_view text) {
   auto slash = text.find('/');
@@ -89,7 +93,8 @@ std::optional<Cidr> Cidr::parse(std::string_view text) {
 }
 
 Cidr Cidr::network() const {
-  if (address.isV4()) return Cidr{Ipv4(address.v4().toUint() & Ipv4::mask(prefix).toUint()), prefix};
+  if (address.isV4())
+    return Cidr{Ipv4(address.v4().toUint() & Ipv4::mask(prefix).toUint()), prefix};
   return Cidr{address.v6().masked(prefix), prefix};
 }
 
@@ -104,7 +109,9 @@ bool Cidr::overlaps(const Cidr& other) const {
   return Cidr{address, p}.network().address == Cidr{other.address, p}.network().address;
 }
 
-std::string Cidr::toString() const { return address.toString() + "/" + std::to_string(prefix); }
+std::string Cidr::toString() const {
+  return address.toString() + "/" + std::to_string(prefix);
+}
 
 std::optional<Mac> Mac::parse(std::string_view text) {
   if (text.size() != 17) return std::nullopt;

@@ -22,7 +22,9 @@ constexpr uint16_t kIsbIfRecv = 4;
 constexpr uint16_t kIsbIfDrop = 5;
 constexpr uint16_t kIsbOsDrop = 7;
 
-size_t pad4(size_t n) { return (4 - n % 4) % 4; }
+size_t pad4(size_t n) {
+  return (4 - n % 4) % 4;
+}
 
 // Appends host-order integers and padded options to one block, then fixes up the two
 // length fields when finished.
@@ -75,8 +77,8 @@ class Block {
 std::string PcapngWriter::sectionHeader(std::string_view application) {
   Block b(kSectionHeaderType);
   b.put32(kByteOrderMagic);
-  b.put16(1);  // major
-  b.put16(0);  // minor
+  b.put16(1);             // major
+  b.put16(0);             // minor
   b.put64(~uint64_t{0});  // section length: not specified (written as a stream)
   b.option(kShbUserAppl, application);
   b.endOptions();
@@ -99,8 +101,7 @@ std::string PcapngWriter::interfaceDescription(uint16_t linktype, uint32_t snapl
 }
 
 std::string PcapngWriter::enhancedPacket(uint32_t interfaceId, uint64_t timestampNs,
-                                         std::span<const uint8_t> data,
-                                         uint32_t originalLength) {
+                                         std::span<const uint8_t> data, uint32_t originalLength) {
   Block b(kEnhancedPacketType);
   b.put32(interfaceId);
   b.timestamp(timestampNs);

@@ -22,7 +22,7 @@ namespace vnet::capture {
 inline constexpr uint16_t kLinktypeEthernet = 1;
 
 struct InterfaceStats {
-  uint64_t received = 0;       // isb_ifrecv: packets the capture saw
+  uint64_t received = 0;         // isb_ifrecv: packets the capture saw
   uint64_t droppedByKernel = 0;  // isb_ifdrop: dropped by the interface/kernel buffer
   uint64_t droppedByUs = 0;      // isb_osdrop: dropped by the writer's consumer (slow reader)
 };

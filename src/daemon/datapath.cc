@@ -52,7 +52,9 @@ Status Datapath::preflight(const model::Network& net) {
   auto link = links_.findLink(br);
   if (!link) return std::move(link).error().context("looking up " + br);
   if (net.mode == model::ForwardMode::Bridge) {
-    if (!*link) return Error::invalid("bridge " + br + " does not exist (forward mode='bridge' uses an existing bridge)");
+    if (!*link)
+      return Error::invalid("bridge " + br +
+                            " does not exist (forward mode='bridge' uses an existing bridge)");
     if ((*link)->kind != "bridge") return Error::conflict(br + " is not a bridge");
     return Status::success();
   }
@@ -94,7 +96,8 @@ Status Datapath::start(const model::Network& net, const std::function<Status()>&
   auto fail = [&](Error e) -> Status {
     ErrorList errs = undo.unwind();
     if (errs.empty()) return e;
-    std::string msg = e.message() + " (and while undoing: " + errs.toStatus().error().message() + ")";
+    std::string msg =
+        e.message() + " (and while undoing: " + errs.toStatus().error().message() + ")";
     return Error(e.code(), msg);
   };
   if (Status s = startLinks(net, undo); !s.ok()) return fail(std::move(s).error());

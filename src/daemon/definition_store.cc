@@ -58,7 +58,8 @@ Status DefinitionStore::save(const std::string& name, const std::string& xml) {
 Status DefinitionStore::remove(const std::string& name) {
   ErrorList errs;
   for (const auto& p : {pathFor(name), autostartDir_ + "/" + name}) {
-    if (::unlink(p.c_str()) != 0 && errno != ENOENT) errs.add(Error::fromErrno("removing " + p, errno));
+    if (::unlink(p.c_str()) != 0 && errno != ENOENT)
+      errs.add(Error::fromErrno("removing " + p, errno));
   }
   return errs.toStatus();
 }

@@ -35,9 +35,8 @@ api::Response diagnose(Manager& m, const doctor::ProbeEnv& env, const std::strin
 }  // namespace
 
 void addDoctorRoutes(api::Router& r, Manager& m, const doctor::ProbeEnv& env) {
-  r.add("GET", "/v1/doctor", [&m, &env](const api::Request&, const api::Params&) {
-    return diagnose(m, env, "");
-  });
+  r.add("GET", "/v1/doctor",
+        [&m, &env](const api::Request&, const api::Params&) { return diagnose(m, env, ""); });
   r.add("GET", "/v1/networks/{name}/doctor", [&m, &env](const api::Request&, const api::Params& p) {
     if (auto s = m.status(p.at("name")); !s) return api::errorResponse(s.error());
     return diagnose(m, env, p.at("name"));

@@ -85,8 +85,7 @@ std::unique_ptr<EventBus::Subscription> EventBus::subscribe(std::string network,
 }
 
 void EventBus::unsubscribe(Subscription* s) {
-  subscribers_.erase(std::remove(subscribers_.begin(), subscribers_.end(), s),
-                     subscribers_.end());
+  subscribers_.erase(std::remove(subscribers_.begin(), subscribers_.end(), s), subscribers_.end());
 }
 
 EventBus::Counters EventBus::counters() const {

@@ -4,8 +4,8 @@
 // ring of recent events, and appends it to the queue of every subscriber whose filter
 // matches. A subscriber's queue is bounded: when it is full, newer events for that
 // subscriber are dropped and counted, and the next take() ends with one
-// "events.dropped" marker saying how many were lost after the events it returns. So a slow or dead subscriber costs at most
-// its queue's memory and never blocks publish().
+// "events.dropped" marker saying how many were lost after the events it returns. So a slow or dead
+// subscriber costs at most its queue's memory and never blocks publish().
 //
 // Single-threaded (the daemon's event loop). Subscriptions may outlive the bus (they
 // are detached when it goes) but not the thread.
@@ -38,7 +38,8 @@ inline constexpr const char* kNetworkStopped = "network.stopped";
 inline constexpr const char* kNetworkUndefined = "network.undefined";
 inline constexpr const char* kPortAdded = "port.added";
 inline constexpr const char* kPortRemoved = "port.removed";
-inline constexpr const char* kLeasePrefix = "lease.";  // + granted|renewed|released|expired|declined
+inline constexpr const char* kLeasePrefix =
+    "lease.";  // + granted|renewed|released|expired|declined
 inline constexpr const char* kRepair = "repair";
 inline constexpr const char* kDropped = "events.dropped";
 }  // namespace event_type

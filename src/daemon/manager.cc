@@ -12,7 +12,9 @@ namespace vnet::daemon {
 
 namespace {
 
-std::string quoted(const std::string& name) { return "'" + name + "'"; }
+std::string quoted(const std::string& name) {
+  return "'" + name + "'";
+}
 
 Mac randomGuestMac() {
   uint8_t b[3];
@@ -42,9 +44,13 @@ std::string Manager::defaultNetworkXml(int thirdOctet) {
          "  <name>default</name>\n"
          "  <forward mode='nat'/>\n"
          "  <bridge name='vnbr0' stp='on' delay='0'/>\n"
-         "  <ip address='" + net + ".1' netmask='255.255.255.0'>\n"
+         "  <ip address='" +
+         net +
+         ".1' netmask='255.255.255.0'>\n"
          "    <dhcp>\n"
-         "      <range start='" + net + ".2' end='" + net + ".254'/>\n"
+         "      <range start='" +
+         net + ".2' end='" + net +
+         ".254'/>\n"
          "    </dhcp>\n"
          "  </ip>\n"
          "</network>\n";
@@ -60,8 +66,8 @@ Status Manager::load() {
       continue;
     }
     if (net->name != d.name) {
-      spdlog::error("skipping definition {}: it defines network '{}', not '{}'", d.path,
-                    net->name, d.name);
+      spdlog::error("skipping definition {}: it defines network '{}', not '{}'", d.path, net->name,
+                    d.name);
       continue;
     }
     Entry e;
@@ -240,8 +246,9 @@ const Manager::Entry* Manager::find(const std::string& name) const {
 
 NetworkStatus Manager::statusOf(const Entry& e) const {
   const model::Network& n = e.live ? *e.live : e.config;
-  NetworkStatus s{n.name, n.uuid, n.bridge.name, model::forwardModeName(n.mode),
-                  e.live.has_value(), e.persistent, e.autostart};
+  NetworkStatus s{
+      n.name,       n.uuid,     n.bridge.name, model::forwardModeName(n.mode), e.live.has_value(),
+      e.persistent, e.autostart};
   s.autorepair = e.autorepair;
   return s;
 }
@@ -332,7 +339,8 @@ Status Manager::startEntry(Entry& e) {
   e.live = e.config;
   ++generation_;
   publish(event_type::kNetworkStarted, name,
-          {{"bridge", e.config.bridge.name}, {"mode", model::forwardModeName(e.config.mode)},
+          {{"bridge", e.config.bridge.name},
+           {"mode", model::forwardModeName(e.config.mode)},
            {"persistent", e.persistent ? "true" : "false"}});
   return Status::success();
 }
@@ -383,7 +391,8 @@ Status Manager::destroy(const std::string& name) {
 Status Manager::undefine(const std::string& name) {
   Entry* e = find(name);
   if (!e) return Error::notFound("network " + quoted(name) + " not found");
-  if (!e->persistent) return Error::conflict("network " + quoted(name) + " is transient; use net-destroy");
+  if (!e->persistent)
+    return Error::conflict("network " + quoted(name) + " is transient; use net-destroy");
   VNET_TRY(defs_.remove(name));
   if (e->live) {
     // Like libvirt: an active network becomes transient and goes away when destroyed.
@@ -404,7 +413,8 @@ Status Manager::undefine(const std::string& name) {
 Status Manager::setAutostart(const std::string& name, bool on) {
   Entry* e = find(name);
   if (!e) return Error::notFound("network " + quoted(name) + " not found");
-  if (!e->persistent) return Error::conflict("cannot set autostart for transient network " + quoted(name));
+  if (!e->persistent)
+    return Error::conflict("cannot set autostart for transient network " + quoted(name));
   VNET_TRY(defs_.setAutostart(name, on));
   e->autostart = on;
   return Status::success();
@@ -511,8 +521,9 @@ Result<model::Port> Manager::addPort(const PortRequest& req) {
   ++generation_;
   spdlog::info("port {} ({}) added to network '{}'", p.name, model::portKindName(p.kind),
                req.network);
-  publish(event_type::kPortAdded, req.network,
-          {{"port", p.name}, {"kind", model::portKindName(p.kind)}, {"mac", p.guestMac.toString()}});
+  publish(
+      event_type::kPortAdded, req.network,
+      {{"port", p.name}, {"kind", model::portKindName(p.kind)}, {"mac", p.guestMac.toString()}});
   return p;
 }
 

@@ -69,8 +69,8 @@ using RepairObserver = std::function<void(const std::string& network, const std:
 
 struct PortRequest {
   std::string network;
-  bool tap = true;  // tap for QEMU, else veth into netns
-  std::string name;  // empty: next vnetN
+  bool tap = true;         // tap for QEMU, else veth into netns
+  std::string name;        // empty: next vnetN
   std::optional<Mac> mac;  // guest MAC; empty: random 52:54:00:xx:xx:xx
   std::optional<unsigned> owner;
   std::string netns;   // veth: name under /run/netns or a path
@@ -144,7 +144,7 @@ class Manager {
 
  private:
   struct Entry {
-    model::Network config;             // the persistent (or transient) definition
+    model::Network config;               // the persistent (or transient) definition
     std::optional<model::Network> live;  // as started
     bool persistent = true;
     bool autostart = false;

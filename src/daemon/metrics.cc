@@ -32,7 +32,8 @@ constexpr CounterDef kDhcpCounters[] = {
      "DISCOVERs that got no offer because the pool was full."},
     {"received", "vnet_dhcp_received_packets_total", Type::Counter, "DHCP packets received."},
     {"sent", "vnet_dhcp_sent_packets_total", Type::Counter, "DHCP packets sent."},
-    {"send_errors", "vnet_dhcp_send_errors_total", Type::Counter, "DHCP replies that failed to send."},
+    {"send_errors", "vnet_dhcp_send_errors_total", Type::Counter,
+     "DHCP replies that failed to send."},
 };
 
 constexpr CounterDef kDnsCounters[] = {
@@ -127,13 +128,15 @@ std::string renderMetrics(const std::vector<NetworkStats>& all,
   }
 
   for (const auto& m : kLinkMetrics) {
-    b.declare(std::string("vnet_network_") + m.suffix, Type::Counter,
-              std::string(m.help) + " by the network's bridge device (rx: from guests to the host).");
+    b.declare(
+        std::string("vnet_network_") + m.suffix, Type::Counter,
+        std::string(m.help) + " by the network's bridge device (rx: from guests to the host).");
   }
   for (const auto& s : all) {
     if (!s.bridgeLink) continue;
     for (const auto& m : kLinkMetrics) {
-      b.add(std::string("vnet_network_") + m.suffix, {{"network", s.name}}, (*s.bridgeLink).*(m.field));
+      b.add(std::string("vnet_network_") + m.suffix, {{"network", s.name}},
+            (*s.bridgeLink).*(m.field));
     }
   }
 
@@ -145,7 +148,9 @@ std::string renderMetrics(const std::vector<NetworkStats>& all,
   for (const auto& s : all) {
     for (const auto& p : s.ports) {
       b.add("vnet_port_info",
-            {{"network", s.name}, {"port", p.name}, {"kind", p.kind},
+            {{"network", s.name},
+             {"port", p.name},
+             {"kind", p.kind},
              {"mac", p.mac ? p.mac->toString() : ""}},
             uint64_t{1});
       if (!p.link) continue;
@@ -174,7 +179,8 @@ std::string renderMetrics(const std::vector<NetworkStats>& all,
 
   b.declare("vnet_dhcp_leases", Type::Gauge, "Active DHCP leases.");
   for (const auto& s : all) {
-    if (!s.services.dhcp.empty()) b.add("vnet_dhcp_leases", {{"network", s.name}}, uint64_t{s.leases});
+    if (!s.services.dhcp.empty())
+      b.add("vnet_dhcp_leases", {{"network", s.name}}, uint64_t{s.leases});
   }
   serviceCounters(b, "dhcp", kDhcpCounters, std::size(kDhcpCounters), all, &ServiceCounters::dhcp);
   serviceCounters(b, "dns", kDnsCounters, std::size(kDnsCounters), all, &ServiceCounters::dns);

@@ -9,10 +9,10 @@
 namespace vnet::daemon {
 
 struct UpdateRequest {
-  std::string command;  // add | add-first | add-last | delete | modify
-  std::string section;  // ip-dhcp-host | ip-dhcp-range | dns-host | dns-txt | dns-srv
-  std::string xml;      // the element, e.g. <host mac='..' name='..' ip='..'/>
-  int parentIndex = -1; // which <ip> (0-based among all <ip>); -1: the first IPv4 with <dhcp>
+  std::string command;   // add | add-first | add-last | delete | modify
+  std::string section;   // ip-dhcp-host | ip-dhcp-range | dns-host | dns-txt | dns-srv
+  std::string xml;       // the element, e.g. <host mac='..' name='..' ip='..'/>
+  int parentIndex = -1;  // which <ip> (0-based among all <ip>); -1: the first IPv4 with <dhcp>
 };
 
 // Applies the edit to `net`. Errors (unknown command/section, bad XML, nothing to delete

@@ -152,8 +152,8 @@ class CaptureStream final : public api::StreamSource,
       if (s.capture->requiredPollMs() > 0) poll(i);
     }
     if (req_.durationSec > 0) {
-      timer_.expires_after(std::chrono::microseconds(
-          static_cast<int64_t>(std::llround(req_.durationSec * 1e6))));
+      timer_.expires_after(
+          std::chrono::microseconds(static_cast<int64_t>(std::llround(req_.durationSec * 1e6))));
       timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
         auto self = weak.lock();
         if (ec || !self) return;
@@ -329,7 +329,8 @@ Result<CaptureRequest> parseCaptureRequest(const std::map<std::string, std::stri
     char* end = nullptr;
     double d = std::strtod(t.c_str(), &end);
     if (t.empty() || end != t.c_str() + t.size() || !std::isfinite(d) || d <= 0 || d > 86400 * 7) {
-      return Error::invalid("duration: '" + t + "' is not a number of seconds above 0, at most 604800");
+      return Error::invalid("duration: '" + t +
+                            "' is not a number of seconds above 0, at most 604800");
     }
     r.durationSec = d;
   }
@@ -344,8 +345,7 @@ Result<CaptureRequest> parseCaptureRequest(const std::map<std::string, std::stri
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> captureInterfaces(
-    Manager& manager, kernel::Links& links, const std::string& network,
-    const CaptureRequest& req) {
+    Manager& manager, kernel::Links& links, const std::string& network, const CaptureRequest& req) {
   auto st = manager.status(network);
   if (!st) return std::move(st).error();
   if (!st->active) return Error::conflict("network '" + network + "' is not active");
@@ -378,8 +378,8 @@ Result<std::vector<std::pair<std::string, std::string>>> captureInterfaces(
     if (!found) {
       std::string known;
       for (const auto& p : *ports) known += (known.empty() ? "" : ", ") + p.name;
-      return Error::notFound("network '" + network + "' has no port " + name + " (its ports: " +
-                             (known.empty() ? "none" : known) + ")");
+      return Error::notFound("network '" + network + "' has no port " + name +
+                             " (its ports: " + (known.empty() ? "none" : known) + ")");
     }
     addOnce(found->name, portDescription(*found));
   }
@@ -398,7 +398,9 @@ Result<std::vector<std::pair<std::string, std::string>>> captureInterfaces(
       }
     }
     if (!uplink.empty()) {
-      addOnce(uplink, "uplink (" + std::string((*def)->forwardDev.empty() ? "default route" : "forward dev") + ")");
+      addOnce(uplink,
+              "uplink (" +
+                  std::string((*def)->forwardDev.empty() ? "default route" : "forward dev") + ")");
     } else if (req.uplink) {
       return Error::conflict("network '" + network +
                              "' has no uplink: no <forward dev> and no IPv4 default route");
@@ -441,7 +443,8 @@ void addObserveRoutes(api::Router& r, ObserveContext ctx) {
       auto cap = kernel::LiveCapture::open(name, creq->filter, creq->snaplen);
       if (!cap) return api::errorResponse(cap.error());
       if ((*cap)->datalink() != capture::kLinktypeEthernet) {
-        return api::errorResponse(Error::unsupported("capture on " + name + ": not an Ethernet interface"));
+        return api::errorResponse(
+            Error::unsupported("capture on " + name + ": not an Ethernet interface"));
       }
       sources.push_back({std::move(*cap), what});
     }

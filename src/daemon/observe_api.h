@@ -32,9 +32,9 @@ struct CaptureRequest {
   std::vector<std::string> ports;  // host-side port names
   bool bridge = false;
   bool uplink = false;
-  uint64_t count = 0;       // stop after this many packets in total (0: no limit)
-  double durationSec = 0;   // stop after this long (0: no limit)
-  std::string filter;       // pcap filter expression
+  uint64_t count = 0;      // stop after this many packets in total (0: no limit)
+  double durationSec = 0;  // stop after this long (0: no limit)
+  std::string filter;      // pcap filter expression
   uint32_t snaplen = 262144;
 };
 
@@ -46,7 +46,6 @@ Result<CaptureRequest> parseCaptureRequest(const std::map<std::string, std::stri
 // of the IPv4 default route). Nothing asked for means all ports, the bridge and the
 // uplink (when there is one). Each entry is {interface, description}.
 Result<std::vector<std::pair<std::string, std::string>>> captureInterfaces(
-    Manager& manager, kernel::Links& links, const std::string& network,
-    const CaptureRequest& req);
+    Manager& manager, kernel::Links& links, const std::string& network, const CaptureRequest& req);
 
 }  // namespace vnet::daemon

@@ -5,11 +5,10 @@
 // left out and the reason listed in `errors`.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "base/error.h"
 #include "daemon/manager.h"
@@ -19,7 +18,7 @@ namespace vnet::daemon {
 
 struct PortStats {
   std::string name;
-  std::string kind;  // tap | veth | adopted
+  std::string kind;        // tap | veth | adopted
   std::optional<Mac> mac;  // the guest's (absent for adopted ports)
   std::optional<IpAddress> ip;
   std::string ipSource;  // lease | neighbour
@@ -38,8 +37,8 @@ struct NetworkStats {
   // Conntrack entries whose original source is in one of the network's subnets.
   std::optional<kernel::ConntrackCount> nat;
   ServiceCounters services;
-  size_t leases = 0;  // active DHCP leases
-  uint64_t repairs = 0;   // drift repairs (Manager::recordRepair)
+  size_t leases = 0;       // active DHCP leases
+  uint64_t repairs = 0;    // drift repairs (Manager::recordRepair)
   std::string lastRepair;  // what the last one found and did ("" when none)
   std::vector<std::string> errors;
 };

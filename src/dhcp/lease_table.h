@@ -120,7 +120,7 @@ class LeaseTable {
   size_t count_ = 0;
   std::vector<Extra> extras_;
   std::vector<uint32_t> free_extras_;
-  std::vector<Ref> by_ip_;  // power-of-two size or empty
+  std::vector<Ref> by_ip_;       // power-of-two size or empty
   std::vector<KeySlot> by_key_;  // same size as by_ip_
   size_t keys_ = 0;
 };

@@ -370,9 +370,8 @@ std::vector<Lease> Server::leases() const {
   table_.forEach([&](LeaseTable::Ref r) {
     if (table_.state(r) == LeaseTable::State::kActive) active.push_back(r);
   });
-  std::sort(active.begin(), active.end(), [this](LeaseTable::Ref a, LeaseTable::Ref b) {
-    return table_.ip(a) < table_.ip(b);
-  });
+  std::sort(active.begin(), active.end(),
+            [this](LeaseTable::Ref a, LeaseTable::Ref b) { return table_.ip(a) < table_.ip(b); });
   std::vector<Lease> out;
   out.reserve(active.size());
   for (LeaseTable::Ref r : active) out.push_back(leaseAt(r));
@@ -561,8 +560,7 @@ bool Server::ack(Request& req, Ipv4 ip, bool renewal) {
   const uint32_t secs = leaseSecondsFor(req.host);
   // assignable(req, ip) held: the record at ip is absent or this client's.
   LeaseTable::Ref r = table_.find(ip);
-  const bool was_ours = r != LeaseTable::kNone &&
-                        table_.state(r) == LeaseTable::State::kActive &&
+  const bool was_ours = r != LeaseTable::kNone && table_.state(r) == LeaseTable::State::kActive &&
                         table_.ownedBy(r, req.key);
   // A client switching address gives up its previous offer or lease.
   if (const LeaseTable::Ref o = table_.findClient(req.key);

@@ -11,8 +11,8 @@
 
 #include <array>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -305,13 +305,12 @@ void UdpTransport::prepare(const Reply& reply, size_t& kudp, size_t& kraw) {
   Impl& m = *impl_;
   const Destination& d = reply.destination;
   const Ipv4 own = m.server.config().server_address;
-  if (m.packet && d.kind != Destination::Kind::kUnicast &&
-      reply.bytes.size() <= kMaxRawPayload) {
+  if (m.packet && d.kind != Destination::Kind::kUnicast && reply.bytes.size() <= kMaxRawPayload) {
     const size_t k = kraw++;
     const bool bcast = d.kind == Destination::Kind::kBroadcast;
     const Ipv4 to = bcast ? Ipv4(0xffffffff) : d.ip;
-    buildHeaders(m.ptx_headers[k], m.ip_id++, own, m.options.server_port, to,
-                 m.options.client_port, reply.bytes);
+    buildHeaders(m.ptx_headers[k], m.ip_id++, own, m.options.server_port, to, m.options.client_port,
+                 reply.bytes);
     sockaddr_ll& ll = m.ptx_to[k];
     ll = sockaddr_ll{};
     ll.sll_family = AF_PACKET;

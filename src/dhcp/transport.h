@@ -3,12 +3,12 @@
 //
 // Per wake-up the transport drains up to max_batch queued datagrams with one recvmmsg() and
 // hands each to Server::handleInto(); buffers, replies and message headers are allocated once
-// and reused, so the steady state allocates nothing per packet. Replies that need no commit (OFFER, NAK) leave at once; then it calls
-// Server::commit() once for the whole batch and only then sends the replies that depend on
-// it (group commit: an ACK never leaves before its lease is durable), each group with one
-// sendmmsg(). When the commit fails,
-// those replies are dropped and the clients retransmit. The receive buffer is raised to
-// 4 MiB so that bursts arriving during a commit's fsync are queued, not dropped.
+// and reused, so the steady state allocates nothing per packet. Replies that need no commit (OFFER,
+// NAK) leave at once; then it calls Server::commit() once for the whole batch and only then sends
+// the replies that depend on it (group commit: an ACK never leaves before its lease is durable),
+// each group with one sendmmsg(). When the commit fails, those replies are dropped and the clients
+// retransmit. The receive buffer is raised to 4 MiB so that bursts arriving during a commit's fsync
+// are queued, not dropped.
 //
 // Reply addressing follows the Destination the server chose (RFC 2131 §4.1). Broadcasts and
 // unicasts to a client that has no address yet (to yiaddr at chaddr) leave through an

@@ -1,5 +1,4 @@
 #include "dns/forwarder.h"
-#include "base/bytes.h"
 
 #include <algorithm>
 #include <array>
@@ -12,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/bytes.h"
 #include "base/random.h"
 
 namespace vnet::dns {
@@ -32,7 +32,6 @@ asio::ip::address toAsio(const IpAddress& a) {
   std::copy(a.v6().bytes().begin(), a.v6().bytes().end(), b.begin());
   return asio::ip::address_v6(b);
 }
-
 
 // A recursive query for q (RD set), with an OPT record when edns (RFC 6891 §6.1.2).
 std::vector<uint8_t> buildQuery(uint16_t id, const Question& q, bool edns, uint16_t udpSize,

@@ -1,9 +1,10 @@
 #include "dns/message.h"
-#include "base/bytes.h"
 
 #include <algorithm>
 #include <cstring>
 #include <utility>
+
+#include "base/bytes.h"
 
 namespace vnet::dns {
 
@@ -13,7 +14,6 @@ namespace {
 uint32_t sanitizeTtl(uint32_t ttl) {
   return (ttl & 0x80000000u) ? 0 : ttl;
 }
-
 
 Status putCharString(std::vector<uint8_t>& b, std::string_view s) {
   if (s.size() > 255) return Error::invalid("character-string longer than 255 octets");

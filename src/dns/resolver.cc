@@ -321,7 +321,8 @@ Resolver::Outcome::Kind Resolver::handleFully(std::span<const uint8_t> query,
       // RFC 2308 §3: negative answers carry the zone's SOA in the authority section.
       const Name& apex = za.soa->owner;
       if (l.question.name.isUnder(apex)) {
-        appendU16(r, uint16_t(0xC000 | (kHeaderSize + l.question.name.wireSize() - apex.wireSize())));
+        appendU16(r,
+                  uint16_t(0xC000 | (kHeaderSize + l.question.name.wireSize() - apex.wireSize())));
       } else {
         r.insert(r.end(), apex.wire().begin(), apex.wire().end());
       }

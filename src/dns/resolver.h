@@ -94,7 +94,7 @@ struct ResolverCounters {
   uint64_t formErr = 0;
   uint64_t servFail = 0;  // upstream failed or timed out on every server
   uint64_t notImp = 0;
-  uint64_t dropped = 0;  // not a query (too short, QR set)
+  uint64_t dropped = 0;   // not a query (too short, QR set)
   uint64_t replayed = 0;  // answered by the fast path (also counted in localAnswers or cacheHits)
 };
 

@@ -52,7 +52,8 @@ std::string linkState(const kernel::LinkInfo& l) {
 }
 
 std::string processList(const std::vector<ProcessRef>& owners, uint64_t inode) {
-  if (owners.empty()) return "a process this doctor cannot see (socket inode " + std::to_string(inode) + ")";
+  if (owners.empty())
+    return "a process this doctor cannot see (socket inode " + std::to_string(inode) + ")";
   std::string s;
   for (const auto& o : owners) {
     if (!s.empty()) s += ", ";
@@ -113,16 +114,17 @@ void addStopFix(const std::vector<const SocketFact*>& socks, Finding& fd, const 
   for (const auto* s : socks) {
     for (const auto& o : s->owners) {
       if (pids.insert(o.pid).second) {
-        fd.fix.push_back("stop " + (o.comm.empty() ? "it" : o.comm) + ": kill " + std::to_string(o.pid) +
-                         " (or its service, e.g. systemctl stop " + (o.comm.empty() ? "UNIT" : o.comm) + ")");
+        fd.fix.push_back("stop " + (o.comm.empty() ? "it" : o.comm) + ": kill " +
+                         std::to_string(o.pid) + " (or its service, e.g. systemctl stop " +
+                         (o.comm.empty() ? "UNIT" : o.comm) + ")");
       }
       dnsmasq = dnsmasq || o.comm == "dnsmasq";
     }
   }
   if (pids.empty()) fd.fix.push_back("find the holder: ss -lupnt | grep -E ':(53|67) '");
   if (dnsmasq) {
-    fd.fix.push_back("or keep dnsmasq off this bridge: bind-interfaces and except-interface=" + bridge +
-                     " in its configuration, then restart it");
+    fd.fix.push_back("or keep dnsmasq off this bridge: bind-interfaces and except-interface=" +
+                     bridge + " in its configuration, then restart it");
   }
   if (n.active) {
     fd.fix.push_back("then: vnetctl net-destroy " + net + " && vnetctl net-start " + net +
@@ -150,8 +152,11 @@ void checkForwarding(const Facts& f, const std::vector<const NetworkFacts*>& sco
     fd.check = "ip-forward";
     fd.severity = Severity::Error;
     const char* famName = k.fam == Family::V4 ? "IPv4" : "IPv6";
-    fd.what = std::string(famName) + " forwarding is off, so the host routes nothing between its "
-              "interfaces: guests of " + names(nets) + " cannot reach anything beyond the host "
+    fd.what = std::string(famName) +
+              " forwarding is off, so the host routes nothing between its "
+              "interfaces: guests of " +
+              names(nets) +
+              " cannot reach anything beyond the host "
               "(vnetd turns it on when a network starts; something turned it off since).";
     fd.evidence.push_back(sysctlName(k.path) + " = " + *v);
     fd.fix.push_back("sysctl -w " + sysctlName(k.path) + "=1");
@@ -189,7 +194,8 @@ void checkDefaultRoute(const Facts& f, const std::vector<const NetworkFacts*>& s
       // An uplink that went down takes its routes with it: name the candidates.
       std::string downLinks;
       for (const auto& l : f.links) {
-        if (l.name == "lo" || l.kind == "bridge" || l.masterIndex != 0 || (l.up && l.lowerUp)) continue;
+        if (l.name == "lo" || l.kind == "bridge" || l.masterIndex != 0 || (l.up && l.lowerUp))
+          continue;
         fd.evidence.push_back("link " + l.name + " is " + linkState(l));
         if (downLinks.empty()) downLinks = l.name;
       }
@@ -217,10 +223,11 @@ void checkDefaultRoute(const Facts& f, const std::vector<const NetworkFacts*>& s
       fd.check = "uplink-down";
       const bool all = down == defaults.size();
       fd.severity = all ? Severity::Error : Severity::Warning;
-      fd.what = "The uplink " + l->name + " (the device of the " + famName + " default route) is " +
-                linkState(*l) + ": " +
-                (all ? "guests of " + names(nets) + " cannot reach the internet."
-                     : "traffic that takes this default route is lost (other default routes remain).");
+      fd.what =
+          "The uplink " + l->name + " (the device of the " + famName + " default route) is " +
+          linkState(*l) + ": " +
+          (all ? "guests of " + names(nets) + " cannot reach the internet."
+               : "traffic that takes this default route is lost (other default routes remain).");
       fd.evidence.push_back("route " + kernel::describeRoute(*r));
       fd.evidence.push_back("link " + l->name + ": " + (l->up ? "UP" : "DOWN") +
                             (l->lowerUp ? ", LOWER_UP" : ", NO-CARRIER"));
@@ -252,12 +259,15 @@ void checkAcceptRa(const Facts& f, const std::vector<const NetworkFacts*>& scope
     Finding fd;
     fd.check = "accept-ra";
     fd.severity = Severity::Warning;
-    fd.what = "IPv6 forwarding is on for the uplink " + dev + " and its accept_ra is 1, which the "
-              "kernel reads as \"ignore router advertisements while forwarding\": " + dev +
+    fd.what = "IPv6 forwarding is on for the uplink " + dev +
+              " and its accept_ra is 1, which the "
+              "kernel reads as \"ignore router advertisements while forwarding\": " +
+              dev +
               " loses its IPv6 default route and SLAAC addresses when the ones it has expire.";
     fd.evidence.push_back(sysctlName(base + "forwarding") + " = " + *fwd);
     fd.evidence.push_back(sysctlName(base + "accept_ra") + " = " + *ra);
-    fd.fix.push_back("sysctl -w " + sysctlName(base + "accept_ra") + "=2 (accept RAs even when forwarding)");
+    fd.fix.push_back("sysctl -w " + sysctlName(base + "accept_ra") +
+                     "=2 (accept RAs even when forwarding)");
     out.push_back(std::move(fd));
   }
 }
@@ -278,8 +288,10 @@ void checkPorts(const Facts& f, const NetworkFacts& n, std::vector<Finding>& out
         for (const auto* s : takers(f, proto, 53, ip.address, br, false)) {
           if (std::find(socks.begin(), socks.end(), s) != socks.end()) continue;
           socks.push_back(s);
-          if (s->proto == "tcp") tcp = true;
-          else if (s->address == ip.address) sameUdp = true;
+          if (s->proto == "tcp")
+            tcp = true;
+          else if (s->address == ip.address)
+            sameUdp = true;
         }
       }
     }
@@ -295,12 +307,16 @@ void checkPorts(const Facts& f, const NetworkFacts& n, std::vector<Finding>& out
                   "' needs it (vnetd's DNS listens on udp and tcp port 53 of " + addrs.front() +
                   "): starting the network fails with \"DNS service: " + first +
                   "\" and the start is undone" +
-                  (tcp ? "." : " (unless both sockets allow address reuse; then that process "
-                               "may receive the guests' queries).");
+                  (tcp ? "."
+                       : " (unless both sockets allow address reuse; then that process "
+                         "may receive the guests' queries).");
       } else if (sameUdp || tcp) {
         fd.severity = Severity::Error;
-        fd.what = "Another process listens on DNS port 53 of " + addrs.front() + ", where vnetd "
-                  "serves network '" + net.name + "': the kernel hands each query to only one "
+        fd.what = "Another process listens on DNS port 53 of " + addrs.front() +
+                  ", where vnetd "
+                  "serves network '" +
+                  net.name +
+                  "': the kernel hands each query to only one "
                   "of the two sockets (the newest), so guests' DNS queries go to that process "
                   "instead of vnetd.";
       } else {
@@ -313,9 +329,9 @@ void checkPorts(const Facts& f, const NetworkFacts& n, std::vector<Finding>& out
       for (const auto* s : socks) {
         fd.evidence.push_back(endpointText(*s) + " is held by " + processList(s->owners, s->inode));
       }
-      fd.evidence.push_back(std::string("network '") + net.name + "' is " +
-                            (n.active ? "running" : "not running") + "; its DNS needs udp and tcp " +
-                            addrs.front() + ":53 (bridge " + br + ")");
+      fd.evidence.push_back(
+          std::string("network '") + net.name + "' is " + (n.active ? "running" : "not running") +
+          "; its DNS needs udp and tcp " + addrs.front() + ":53 (bridge " + br + ")");
       addStopFix(socks, fd, n);
       out.push_back(std::move(fd));
     }
@@ -333,13 +349,17 @@ void checkPorts(const Facts& f, const NetworkFacts& n, std::vector<Finding>& out
       if (!n.active) {
         fd.what = "Another process holds DHCP port 67 (udp) where network '" + net.name +
                   "' needs it: starting the network fails with \"DHCP server on " + br +
-                  ": DHCP socket on " + br + ": bind port 67: Address already in use\" and the "
+                  ": DHCP socket on " + br +
+                  ": bind port 67: Address already in use\" and the "
                   "start is undone, unless both sockets allow address reuse; then both servers "
                   "get the guests' DHCP broadcasts and guests may take a lease from the other one.";
       } else {
-        fd.what = "Another process listens on DHCP port 67 (udp) next to vnetd's DHCP server "
-                  "of network '" + net.name + "': the guests' DHCP broadcasts reach both, so "
-                  "guests may take a lease (and a router and DNS server) from that process.";
+        fd.what =
+            "Another process listens on DHCP port 67 (udp) next to vnetd's DHCP server "
+            "of network '" +
+            net.name +
+            "': the guests' DHCP broadcasts reach both, so "
+            "guests may take a lease (and a router and DNS server) from that process.";
       }
       for (const auto* s : socks) {
         fd.evidence.push_back(endpointText(*s) + " is held by " + processList(s->owners, s->inode));
@@ -370,16 +390,20 @@ void checkSubnet(const Facts& f, const NetworkFacts& n, std::vector<Finding>& ou
       if (n.active) {
         fd.what = "The subnet " + subnet.toString() + " of network '" + net.name +
                   "' collides with a route on " + dev + ": the host sends traffic for " +
-                  r.destination.toString() + " to " + dev + " (the longer prefix wins, or the "
+                  r.destination.toString() + " to " + dev +
+                  " (the longer prefix wins, or the "
                   "routes compete), so replies to guests there go the wrong way.";
       } else {
         fd.what = "The subnet " + subnet.toString() + " of network '" + net.name +
-                  "' collides with a route on " + dev + ": vnetd refuses to start the network "
-                  "(\"" + subnet.toString() + " is already routed on " + dev + " (" +
+                  "' collides with a route on " + dev +
+                  ": vnetd refuses to start the network "
+                  "(\"" +
+                  subnet.toString() + " is already routed on " + dev + " (" +
                   r.destination.toString() + ")\").";
       }
       fd.evidence.push_back("route " + kernel::describeRoute(r));
-      fd.evidence.push_back("network '" + net.name + "': " + ip.cidr().toString() + " on bridge " + br);
+      fd.evidence.push_back("network '" + net.name + "': " + ip.cidr().toString() + " on bridge " +
+                            br);
       fd.fix.push_back("if the route is stale: ip route del " + r.destination.toString() +
                        (r.device.empty() ? "" : " dev " + r.device) +
                        " (or remove the address behind it)");
@@ -397,16 +421,21 @@ void checkFeatures(const Facts& f, std::vector<Finding>& out) {
     std::vector<std::string> fix;
   };
   const Feature features[] = {
-      {f.natFeature, "nf_tables NAT",
+      {f.natFeature,
+       "nf_tables NAT",
        "NAT networks cannot start: the batch with their masquerade rule is refused.",
        {"modprobe nft_chain_nat nft_masq (kernel config: CONFIG_NF_TABLES_INET, CONFIG_NFT_NAT, "
         "CONFIG_NFT_MASQ)"}},
-      {f.bridgeFeature, "the bridge driver", "no network can start: vnetd cannot create bridges.",
+      {f.bridgeFeature,
+       "the bridge driver",
+       "no network can start: vnetd cannot create bridges.",
        {"modprobe bridge (kernel config: CONFIG_BRIDGE)"}},
-      {f.tunFeature, "/dev/net/tun",
+      {f.tunFeature,
+       "/dev/net/tun",
        "`vnetctl port-add --tap` fails: taps for QEMU are created through /dev/net/tun.",
-       {"modprobe tun", "if the module is loaded but the node is missing: mkdir -p /dev/net && mknod "
-                        "/dev/net/tun c 10 200"}},
+       {"modprobe tun",
+        "if the module is loaded but the node is missing: mkdir -p /dev/net && mknod "
+        "/dev/net/tun c 10 200"}},
   };
   for (const auto& ft : features) {
     if (ft.fact.present) continue;
@@ -430,10 +459,12 @@ std::vector<Finding> runChecks(const Facts& f, const std::string& only) {
     Finding fd;
     fd.check = "probe";
     fd.severity = Severity::Warning;
-    fd.what = "The doctor could not gather every fact; the checks that need the missing ones "
-              "were skipped.";
+    fd.what =
+        "The doctor could not gather every fact; the checks that need the missing ones "
+        "were skipped.";
     fd.evidence = f.probeErrors;
-    fd.fix.push_back("run vnetd as root (CAP_NET_ADMIN, CAP_SYS_PTRACE to see other processes' sockets)");
+    fd.fix.push_back(
+        "run vnetd as root (CAP_NET_ADMIN, CAP_SYS_PTRACE to see other processes' sockets)");
     out.push_back(std::move(fd));
   }
   checkForwarding(f, scope, out);

@@ -22,13 +22,14 @@ std::vector<Finding> runChecks(const Facts& facts, const std::string& only = {})
 // The individual checks (runChecks calls them all), exposed for unit tests. `scope` holds
 // the networks in scope.
 void checkForwarding(const Facts& f, const std::vector<const NetworkFacts*>& scope,
-                     std::vector<Finding>& out);     // ip-forward
+                     std::vector<Finding>& out);  // ip-forward
 void checkDefaultRoute(const Facts& f, const std::vector<const NetworkFacts*>& scope,
-                       std::vector<Finding>& out);   // no-default-route, uplink-down
+                       std::vector<Finding>& out);  // no-default-route, uplink-down
 void checkAcceptRa(const Facts& f, const std::vector<const NetworkFacts*>& scope,
-                   std::vector<Finding>& out);       // accept-ra
+                   std::vector<Finding>& out);                                      // accept-ra
 void checkPorts(const Facts& f, const NetworkFacts& n, std::vector<Finding>& out);  // port-taken
-void checkSubnet(const Facts& f, const NetworkFacts& n, std::vector<Finding>& out);  // subnet-collision
+void checkSubnet(const Facts& f, const NetworkFacts& n,
+                 std::vector<Finding>& out);                    // subnet-collision
 void checkFeatures(const Facts& f, std::vector<Finding>& out);  // kernel-feature
 // foreign-drop and br-netfilter (checks_firewall.cc).
 void checkFirewall(const Facts& f, const NetworkFacts& n, std::vector<Finding>& out);
@@ -38,7 +39,7 @@ void checkFirewall(const Facts& f, const NetworkFacts& n, std::vector<Finding>& 
 // the class of guest-to-guest frames that br_netfilter passes through the IP hooks.
 struct TrafficClass {
   Traffic traffic;
-  std::string allow;        // nft match selecting it, for fixes: iifname "vnbr0" udp dport 67
+  std::string allow;  // nft match selecting it, for fixes: iifname "vnbr0" udp dport 67
   bool viaBrNetfilter = false;
 };
 std::vector<TrafficClass> trafficOf(const NetworkFacts& n, const std::vector<std::string>& uplinks4,

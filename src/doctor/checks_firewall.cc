@@ -58,7 +58,8 @@ std::string sourceText(const NftChain& base, const DropSource& s) {
   }
   if (!s.rule) {
     if (s.verdict == "policy drop") {
-      return "the policy of chain " + base.ref() + " is drop, and no rule before it accepts this traffic";
+      return "the policy of chain " + base.ref() +
+             " is drop, and no rule before it accepts this traffic";
     }
     return s.verdict + via;
   }
@@ -74,7 +75,8 @@ bool sameSource(const DropSource& a, const DropSource& b) {
 
 bool tableHasChainPrefix(const Ruleset& rs, const NftChain& c, const std::string& prefix) {
   for (const auto& other : rs.chains) {
-    if (other.family == c.family && other.table == c.table && other.name.rfind(prefix, 0) == 0) return true;
+    if (other.family == c.family && other.table == c.table && other.name.rfind(prefix, 0) == 0)
+      return true;
   }
   return false;
 }
@@ -93,28 +95,35 @@ Finding toFinding(const Facts& f, const NetworkFacts& n, const ChainReport& r,
     if (r.dropsAll && !ex.second) continue;
     what += (what.empty() ? "" : "; ") + classes[idx].traffic.what;
   }
-  const std::string chainName = "chain " + c.name + " of table " + c.family + " " + c.table +
-                                " (hook " + c.hook + ")";
+  const std::string chainName =
+      "chain " + c.name + " of table " + c.family + " " + c.table + " (hook " + c.hook + ")";
   const std::string override =
       " An accept in vnet's own table (inet vnet) cannot override this: every base chain on a "
       "hook gives its own verdict, and a drop in any of them is final.";
   if (r.brNetfilter) {
-    fd.what = "br_netfilter is on (bridge-nf-call-iptables/ip6tables = 1), so frames between "
-              "guests of network '" + n.def.name + "' on bridge " + br + " also pass the IP "
-              "hooks, and " + chainName + (r.dropsAll ? " drops them: " : " may drop them: ") +
-              what + "." + override;
+    fd.what =
+        "br_netfilter is on (bridge-nf-call-iptables/ip6tables = 1), so frames between "
+        "guests of network '" +
+        n.def.name + "' on bridge " + br +
+        " also pass the IP "
+        "hooks, and " +
+        chainName + (r.dropsAll ? " drops them: " : " may drop them: ") + what + "." + override;
   } else if (r.dropsAll) {
-    fd.what = chainName + " drops traffic network '" + n.def.name + "' needs: " + what + "." + override;
+    fd.what =
+        chainName + " drops traffic network '" + n.def.name + "' needs: " + what + "." + override;
   } else {
     fd.what = chainName + " may drop traffic network '" + n.def.name + "' needs (" + what +
               "): the doctor could not prove it harmless (a match it cannot evaluate, or a drop "
-              "that hits part of this traffic)." + override;
+              "that hits part of this traffic)." +
+              override;
   }
 
   fd.evidence.push_back("chain " + c.ref() + ": " + c.header());
   std::vector<DropSource> shown;
   for (const auto& s : r.sources) {
-    if (std::any_of(shown.begin(), shown.end(), [&](const DropSource& o) { return sameSource(o, s); })) continue;
+    if (std::any_of(shown.begin(), shown.end(),
+                    [&](const DropSource& o) { return sameSource(o, s); }))
+      continue;
     shown.push_back(s);
     fd.evidence.push_back(sourceText(c, s));
   }
@@ -123,7 +132,8 @@ Finding toFinding(const Facts& f, const NetworkFacts& n, const ChainReport& r,
                           classes[idx].traffic.what + ", e.g. " + describe(ex.first));
   }
   if (r.brNetfilter) {
-    for (const char* k : {"net/bridge/bridge-nf-call-iptables", "net/bridge/bridge-nf-call-ip6tables"}) {
+    for (const char* k :
+         {"net/bridge/bridge-nf-call-iptables", "net/bridge/bridge-nf-call-ip6tables"}) {
       if (auto v = f.sysctl(k)) {
         std::string name = k;
         std::replace(name.begin(), name.end(), '/', '.');
@@ -137,8 +147,9 @@ Finding toFinding(const Facts& f, const NetworkFacts& n, const ChainReport& r,
                       f.ruleset->findChain("ip", "filter", "DOCKER-USER") != nullptr;
   const bool ufw = tableHasChainPrefix(*f.ruleset, c, "ufw-");
   if (r.brNetfilter) {
-    fd.fix.push_back("sysctl -w net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0 "
-                     "(unless something on this host needs bridged traffic filtered by iptables)");
+    fd.fix.push_back(
+        "sysctl -w net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0 "
+        "(unless something on this host needs bridged traffic filtered by iptables)");
   }
   std::set<std::string> allows;
   for (const auto& [idx, ex] : r.affected) {
@@ -147,12 +158,14 @@ Finding toFinding(const Facts& f, const NetworkFacts& n, const ChainReport& r,
     if (docker) {
       // Docker jumps to DOCKER-USER first thing in FORWARD and never rewrites it.
       const auto& t = classes[idx].traffic;
-      if (t.iif && t.oif && !t.iif->empty() && !t.oif->empty() && t.iif->front() == br && t.oif->front() == br) {
+      if (t.iif && t.oif && !t.iif->empty() && !t.oif->empty() && t.iif->front() == br &&
+          t.oif->front() == br) {
         fd.fix.push_back("iptables -I DOCKER-USER -i " + br + " -o " + br + " -j ACCEPT");
       } else if (t.iif && !t.iif->empty() && t.iif->front() == br) {
         fd.fix.push_back("iptables -I DOCKER-USER -i " + br + " -j ACCEPT");
       } else {
-        fd.fix.push_back("iptables -I DOCKER-USER -o " + br + " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT");
+        fd.fix.push_back("iptables -I DOCKER-USER -o " + br +
+                         " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT");
       }
       fd.fix.push_back("  (with nft: nft insert rule ip filter DOCKER-USER " + allow + " accept)");
     } else {
@@ -170,8 +183,8 @@ Finding toFinding(const Facts& f, const NetworkFacts& n, const ChainReport& r,
   for (const auto& s : shown) {
     if (!s.rule) continue;
     const std::string chain = s.via.empty() ? c.name : s.via.back();
-    fd.fix.push_back("or delete the rule: nft delete rule " + c.family + " " + c.table + " " + chain +
-                     " handle " + std::to_string(s.rule->handle));
+    fd.fix.push_back("or delete the rule: nft delete rule " + c.family + " " + c.table + " " +
+                     chain + " handle " + std::to_string(s.rule->handle));
   }
   return fd;
 }
@@ -215,7 +228,9 @@ std::vector<TrafficClass> trafficOf(const NetworkFacts& n, const std::vector<std
       t.saddr = {subnet};
       out.push_back({t, iifBr, false});
 
-      Traffic in = base((nat ? "replies from the outside to guests" : "traffic from the outside to guests") + famTag);
+      Traffic in =
+          base((nat ? "replies from the outside to guests" : "traffic from the outside to guests") +
+               famTag);
       in.hooks = {"prerouting", "forward", "postrouting"};
       in.iif = up;
       in.oif = bridgeOnly;
@@ -283,8 +298,10 @@ std::vector<TrafficClass> trafficOf(const NetworkFacts& n, const std::vector<std
   const size_t ipClasses = out.size();
   std::optional<std::vector<std::string>> ports;
   if (!n.ports.empty()) ports = n.ports;
-  const std::string portMatch = n.ports.empty() ? "meta ibrname " + quoted(br) : "iifname " + nameSet(n.ports);
-  const std::string portOut = n.ports.empty() ? "meta obrname " + quoted(br) : "oifname " + nameSet(n.ports);
+  const std::string portMatch =
+      n.ports.empty() ? "meta ibrname " + quoted(br) : "iifname " + nameSet(n.ports);
+  const std::string portOut =
+      n.ports.empty() ? "meta obrname " + quoted(br) : "oifname " + nameSet(n.ports);
   for (size_t i = 0; i < ipClasses; ++i) {
     if (out[i].viaBrNetfilter) continue;
     Traffic t = out[i].traffic;

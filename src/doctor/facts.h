@@ -31,7 +31,7 @@ struct SocketFact {
   IpAddress address;  // 0.0.0.0 / :: for wildcard binds
   uint16_t port = 0;
   uint64_t inode = 0;
-  std::string device;  // the device it is bound to (SO_BINDTODEVICE); "" for none
+  std::string device;              // the device it is bound to (SO_BINDTODEVICE); "" for none
   std::vector<ProcessRef> owners;  // processes holding it (empty: none found)
 };
 
@@ -50,8 +50,8 @@ struct Facts {
   std::map<std::string, std::string> sysctls;
   std::vector<kernel::LinkInfo> links;
   std::map<std::string, std::vector<Cidr>> addresses;  // by link name
-  std::vector<kernel::RouteInfo> routes;                // main table
-  std::optional<Ruleset> ruleset;                       // absent when it could not be listed
+  std::vector<kernel::RouteInfo> routes;               // main table
+  std::optional<Ruleset> ruleset;                      // absent when it could not be listed
   std::vector<SocketFact> sockets;
 
   FeatureFact natFeature;     // nf_tables NAT (masquerade in an inet nat chain)

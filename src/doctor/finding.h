@@ -20,8 +20,8 @@ struct Finding {
   // "foreign-drop", "br-netfilter", "port-taken", "subnet-collision", "accept-ra",
   // "kernel-feature", "probe".
   std::string check;
-  std::string network;  // the network it concerns; "" for host-wide findings
-  std::string what;     // what is wrong and what it does to guests, in sentences
+  std::string network;                // the network it concerns; "" for host-wide findings
+  std::string what;                   // what is wrong and what it does to guests, in sentences
   std::vector<std::string> evidence;  // what was seen, one fact per line
   std::vector<std::string> fix;       // commands or actions, one per line
 };

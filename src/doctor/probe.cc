@@ -140,7 +140,8 @@ Facts gatherFacts(const ProbeEnv& env, std::vector<NetworkFacts> networks) {
           }
         }
       } else {
-        f.probeErrors.push_back(bound.error().context("reading the sockets' bound devices").message());
+        f.probeErrors.push_back(
+            bound.error().context("reading the sockets' bound devices").message());
       }
     }
   } else {
@@ -149,9 +150,13 @@ Facts gatherFacts(const ProbeEnv& env, std::vector<NetworkFacts> networks) {
 
   if (env.checkNat) {
     Status nat = env.checkNat();
-    f.natFeature = nat.ok() ? FeatureFact{true, "a check-only nft batch with an inet nat chain and masquerade passed"}
-                            : FeatureFact{false, "a check-only nft batch with an inet nat chain and masquerade failed: " +
-                                                     nat.error().message()};
+    f.natFeature =
+        nat.ok()
+            ? FeatureFact{true,
+                          "a check-only nft batch with an inet nat chain and masquerade passed"}
+            : FeatureFact{false,
+                          "a check-only nft batch with an inet nat chain and masquerade failed: " +
+                              nat.error().message()};
   } else {
     f.natFeature = {true, "not checked"};
   }

@@ -123,7 +123,8 @@ Result<Ruleset> parseRuleset(std::string_view jsonText, std::string_view text) {
       ch.name = str(*c, "name");
       ch.type = str(*c, "type");
       ch.hook = str(*c, "hook");
-      if (auto p = c->find("prio"); p != c->end() && p->is_number_integer()) ch.prio = p->get<int>();
+      if (auto p = c->find("prio"); p != c->end() && p->is_number_integer())
+        ch.prio = p->get<int>();
       ch.policy = str(*c, "policy");
       if (ch.isBase() && ch.policy.empty()) ch.policy = "accept";
       chainIndex[{ch.family, ch.table, ch.name}] = rs.chains.size();
@@ -151,8 +152,10 @@ Result<Ruleset> parseRuleset(std::string_view jsonText, std::string_view text) {
     if (auto h = r.find("handle"); h != r.end() && h->is_number_integer()) {
       rule.handle = h->get<uint64_t>();
     }
-    if (auto e = r.find("expr"); e != r.end() && e->is_array()) rule.expr = *e;
-    else rule.expr = json::array();
+    if (auto e = r.find("expr"); e != r.end() && e->is_array())
+      rule.expr = *e;
+    else
+      rule.expr = json::array();
     const NftChain& ch = rs.chains[it->second];
     if (auto t = texts.find(RuleKey{ch.family, ch.table, ch.name, rule.handle}); t != texts.end()) {
       rule.text = t->second;

@@ -10,7 +10,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int kMaxDepth = 16;      // nft's own limit on nested jumps
+constexpr int kMaxDepth = 16;  // nft's own limit on nested jumps
 constexpr size_t kMaxPackets = 512;
 constexpr int kConntrackPriority = -200;
 
@@ -43,10 +43,10 @@ Tri anyOf(const std::vector<json>& elems, Fn&& match) {
 std::optional<int> l4Number(const json& v) {
   if (v.is_number_integer()) return v.get<int>();
   if (!v.is_string()) return std::nullopt;
-  static const std::map<std::string, int> kNames{
-      {"icmp", 1},    {"igmp", 2},     {"tcp", 6},    {"udp", 17},      {"gre", 47},
-      {"esp", 50},    {"ah", 51},      {"icmpv6", 58}, {"ipv6-icmp", 58}, {"sctp", 132},
-      {"udplite", 136}, {"dccp", 33}};
+  static const std::map<std::string, int> kNames{{"icmp", 1},   {"igmp", 2},      {"tcp", 6},
+                                                 {"udp", 17},   {"gre", 47},      {"esp", 50},
+                                                 {"ah", 51},    {"icmpv6", 58},   {"ipv6-icmp", 58},
+                                                 {"sctp", 132}, {"udplite", 136}, {"dccp", 33}};
   auto it = kNames.find(v.get<std::string>());
   if (it == kNames.end()) return std::nullopt;
   return it->second;
@@ -56,7 +56,7 @@ std::optional<int> portNumber(const json& v) {
   if (v.is_number_integer()) return v.get<int>();
   if (!v.is_string()) return std::nullopt;
   static const std::map<std::string, int> kServices{
-      {"domain", 53}, {"bootps", 67}, {"bootpc", 68}, {"ssh", 22},   {"http", 80},
+      {"domain", 53}, {"bootps", 67}, {"bootpc", 68},         {"ssh", 22},           {"http", 80},
       {"https", 443}, {"ntp", 123},   {"dhcpv6-client", 546}, {"dhcpv6-server", 547}};
   auto it = kServices.find(v.get<std::string>());
   if (it == kServices.end()) return std::nullopt;
@@ -150,7 +150,7 @@ enum class Dim { Unknown, Name, Addr, Port, L4, Nfproto, Ethertype, CtState };
 // What a match's left side reads from the packet.
 struct Left {
   Dim dim = Dim::Unknown;
-  Tri dependency = Tri::Always;  // the implied protocol dependency holds
+  Tri dependency = Tri::Always;     // the implied protocol dependency holds
   std::optional<std::string> name;  // Name, CtState
   std::optional<Cidr> addr;
   std::optional<int> number;  // Port, L4, Nfproto, Ethertype
@@ -204,9 +204,15 @@ Left readLeft(const json& left, const Packet& p, const NftChain& chain) {
     } else if (proto == "th") {
       l.dependency = !p.l4 ? Tri::Maybe : isTransport(*p.l4) ? Tri::Always : Tri::Never;
     } else if (proto == "icmp") {
-      l.dependency = !v4 ? Tri::Never : !p.l4 ? Tri::Maybe : *p.l4 == "icmp" ? Tri::Always : Tri::Never;
+      l.dependency = !v4               ? Tri::Never
+                     : !p.l4           ? Tri::Maybe
+                     : *p.l4 == "icmp" ? Tri::Always
+                                       : Tri::Never;
     } else if (proto == "icmpv6") {
-      l.dependency = v4 ? Tri::Never : !p.l4 ? Tri::Maybe : *p.l4 == "ipv6-icmp" ? Tri::Always : Tri::Never;
+      l.dependency = v4                     ? Tri::Never
+                     : !p.l4                ? Tri::Maybe
+                     : *p.l4 == "ipv6-icmp" ? Tri::Always
+                                            : Tri::Never;
     } else if (proto == "arp") {
       l.dependency = Tri::Never;  // the packets are IP
     } else if (proto != "ether") {
@@ -307,7 +313,8 @@ Tri elementMatch(const Left& l, const json& raw) {
 // The elements a right-hand side stands for; nullopt when it cannot be resolved.
 std::optional<std::vector<json>> elementsOf(const json& right, const Ruleset& rs,
                                             const NftChain& chain) {
-  if (right.is_string() && !right.get<std::string>().empty() && right.get<std::string>()[0] == '@') {
+  if (right.is_string() && !right.get<std::string>().empty() &&
+      right.get<std::string>()[0] == '@') {
     const NftSet* set = rs.findSet(chain.family, chain.table, right.get<std::string>().substr(1));
     if (!set || set->isMap || !set->elems.is_array()) return std::nullopt;
     return std::vector<json>(set->elems.begin(), set->elems.end());
@@ -332,7 +339,8 @@ Tri evalMatch(const json& m, const Ruleset& rs, const NftChain& chain, const Pac
     auto elems = elementsOf(m["right"], rs, chain);
     if (elems) t = anyOf(*elems, [&](const json& e) { return elementMatch(l, e); });
     if (op == "!=") t = negate(t);
-  } else if (l.dim == Dim::Port && l.number && (op == "<" || op == ">" || op == "<=" || op == ">=")) {
+  } else if (l.dim == Dim::Port && l.number &&
+             (op == "<" || op == ">" || op == "<=" || op == ">=")) {
     if (auto v = portNumber(m["right"])) {
       const int a = *l.number;
       const bool r = op == "<" ? a < *v : op == ">" ? a > *v : op == "<=" ? a <= *v : a >= *v;
@@ -373,9 +381,9 @@ std::optional<Verdict> verdictOf(const json& stmt) {
 
 // Statements that neither match nor decide.
 bool isPassive(const std::string& key) {
-  static const char* const kPassive[] = {"counter", "log",   "mangle", "notrack", "set",
-                                         "map",     "dup",   "meter",  "ct helper", "ct timeout",
-                                         "ct expectation", "secmark", "flow", "comment"};
+  static const char* const kPassive[] = {
+      "counter", "log",       "mangle",     "notrack",        "set",     "map",  "dup",
+      "meter",   "ct helper", "ct timeout", "ct expectation", "secmark", "flow", "comment"};
   return std::find(std::begin(kPassive), std::end(kPassive), key) != std::end(kPassive);
 }
 
@@ -412,9 +420,13 @@ std::vector<Branch> evalRule(const NftRule& rule, const Ruleset& rs, const NftCh
       std::vector<json> elems;
       const json& data = val["data"];
       if (data.is_string() && data.get<std::string>().rfind('@', 0) == 0) {
-        const NftSet* map = rs.findSet(chain.family, chain.table, data.get<std::string>().substr(1));
-        if (map && map->elems.is_array()) elems.assign(map->elems.begin(), map->elems.end());
-        else return {{both(cond, Tri::Maybe), {Verdict::Unknown, "", "verdict map " + data.get<std::string>()}}};
+        const NftSet* map =
+            rs.findSet(chain.family, chain.table, data.get<std::string>().substr(1));
+        if (map && map->elems.is_array())
+          elems.assign(map->elems.begin(), map->elems.end());
+        else
+          return {{both(cond, Tri::Maybe),
+                   {Verdict::Unknown, "", "verdict map " + data.get<std::string>()}}};
       } else if (data.is_object() && data.contains("set") && data["set"].is_array()) {
         elems.assign(data["set"].begin(), data["set"].end());
       }
@@ -492,7 +504,8 @@ class Walker {
             break;
           case Verdict::Queue:
             f.drop = f.accept = true;
-            sources_.push_back({via, &rule, "queue (dropped when no program reads the queue)", false});
+            sources_.push_back(
+                {via, &rule, "queue (dropped when no program reads the queue)", false});
             stop = stop || always;
             break;
           case Verdict::Return:
@@ -598,7 +611,8 @@ std::vector<Packet> packetsAt(const Traffic& t, const NftChain& chain) {
   }
   if (t.ct.empty()) states.push_back(std::nullopt);
   if (states.empty()) return {};
-  std::vector<Opt> l4s = t.l4 ? std::vector<Opt>(t.l4->begin(), t.l4->end()) : std::vector<Opt>{std::nullopt};
+  std::vector<Opt> l4s =
+      t.l4 ? std::vector<Opt>(t.l4->begin(), t.l4->end()) : std::vector<Opt>{std::nullopt};
 
   auto iifs = names(iif), oifs = names(oif);
   auto saddrs = addrs(t.saddr), daddrs = addrs(t.daddr);

@@ -33,7 +33,7 @@ struct Traffic {
   std::vector<std::string> hooks;
   std::optional<std::vector<std::string>> iif;
   std::optional<std::vector<std::string>> oif;
-  std::string bridge;  // the network's bridge (meta ibrname/obrname of bridged frames)
+  std::string bridge;       // the network's bridge (meta ibrname/obrname of bridged frames)
   std::vector<Cidr> saddr;  // empty: any address
   std::vector<Cidr> daddr;
   std::optional<std::vector<std::string>> l4;  // "tcp", "udp", "icmp", "ipv6-icmp"
@@ -71,7 +71,7 @@ std::vector<Packet> packetsAt(const Traffic& t, const NftChain& chain);
 
 // A place that drops (or may drop) packets: a rule, or the base chain's policy.
 struct DropSource {
-  std::vector<std::string> via;  // chains walked, from the base chain to the one holding the rule
+  std::vector<std::string> via;   // chains walked, from the base chain to the one holding the rule
   const NftRule* rule = nullptr;  // nullptr: the base chain's policy
   std::string verdict;            // "drop", "reject", "queue", "policy drop", ...
   bool certain = false;           // the packet surely reaches it and matches

@@ -15,17 +15,17 @@ namespace vnet::kernel {
 struct LinkInfo {
   int ifindex = 0;
   std::string name;
-  std::string kind;    // rtnl link kind: "bridge", "tun", "veth", "" for physical, ...
+  std::string kind;  // rtnl link kind: "bridge", "tun", "veth", "" for physical, ...
   Mac mac;
   unsigned mtu = 0;
-  bool up = false;     // IFF_UP
-  bool lowerUp = true; // IFF_LOWER_UP: carrier (false shows as NO-CARRIER in `ip link`)
-  int masterIndex = 0; // ifindex of the bridge this link is enslaved to, 0 if none
+  bool up = false;      // IFF_UP
+  bool lowerUp = true;  // IFF_LOWER_UP: carrier (false shows as NO-CARRIER in `ip link`)
+  int masterIndex = 0;  // ifindex of the bridge this link is enslaved to, 0 if none
 };
 
 struct RouteInfo {
-  Cidr destination;   // network form (host bits zero)
-  std::string device; // outgoing interface name ("" when unknown)
+  Cidr destination;    // network form (host bits zero)
+  std::string device;  // outgoing interface name ("" when unknown)
   std::optional<IpAddress> gateway;
   unsigned metric = 0;
 };
@@ -49,18 +49,18 @@ struct BridgeSpec {
 
 struct TapSpec {
   std::string name;
-  Mac mac;                 // host-side MAC
+  Mac mac;                        // host-side MAC
   std::optional<unsigned> owner;  // uid allowed to open the tap
   std::optional<unsigned> mtu;
-  std::string master;      // bridge to enslave to
+  std::string master;  // bridge to enslave to
 };
 
 struct VethSpec {
-  std::string hostName;    // host end, enslaved to master
+  std::string hostName;  // host end, enslaved to master
   Mac hostMac;
-  std::string peerName;    // name inside the target netns
+  std::string peerName;  // name inside the target netns
   Mac peerMac;
-  std::string netnsPath;   // path to the target netns (e.g. /run/netns/guest1)
+  std::string netnsPath;  // path to the target netns (e.g. /run/netns/guest1)
   std::optional<unsigned> mtu;
   std::string master;
 };

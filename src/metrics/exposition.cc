@@ -7,10 +7,16 @@ namespace vnet::metrics {
 
 namespace {
 
-bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool isDigit(char c) { return c >= '0' && c <= '9'; }
+bool isAlpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool isDigit(char c) {
+  return c >= '0' && c <= '9';
+}
 
-const char* typeName(Type t) { return t == Type::Counter ? "counter" : "gauge"; }
+const char* typeName(Type t) {
+  return t == Type::Counter ? "counter" : "gauge";
+}
 
 std::string formatDouble(double v) {
   if (std::isnan(v)) return "NaN";

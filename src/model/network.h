@@ -112,7 +112,7 @@ struct DhcpRange {
 // <host mac id name ip>[<lease/>]</host>
 struct DhcpHost {
   std::optional<Mac> mac;
-  std::string id;    // DHCP client id (v4) / DUID (v6), as written
+  std::string id;  // DHCP client id (v4) / DUID (v6), as written
   std::string name;
   std::optional<IpAddress> ip;
   std::optional<Lease> lease;

@@ -2,8 +2,8 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 #include <deque>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -13,11 +13,11 @@ namespace vnetctl {
 
 struct Globals {
   std::string socket;
-  std::string output = "text";  // text | json
-  int64_t ownerSlot = -1;       // port-add --owner
-  int parentIndex = -1;         // net-update --parent-index
+  std::string output = "text";     // text | json
+  int64_t ownerSlot = -1;          // port-add --owner
+  int parentIndex = -1;            // net-update --parent-index
   std::vector<std::string> words;  // capture's filter words
-  int exitStatus = 0;           // main's exit status when the verb succeeds (doctor: 2 on errors)
+  int exitStatus = 0;  // main's exit status when the verb succeeds (doctor: 2 on errors)
   bool json() const { return output == "json"; }
   vnet::api::Client client() const { return vnet::api::Client(socket); }
   // Storage for a verb's string options; references stay valid for the program's life.

@@ -53,7 +53,8 @@ void printFinding(const json& f) {
 
 void addDoctorVerbs(CLI::App& app, Globals& g) {
   auto* c = app.add_subcommand(
-      "doctor", "find what breaks guests' traffic (firewall drops, forwarding, routes, ports, kernel)");
+      "doctor",
+      "find what breaks guests' traffic (firewall drops, forwarding, routes, ports, kernel)");
   auto* net = g.slot();
   c->add_option("network", *net, "only this network's findings (plus host-wide ones)");
   c->callback([&g, net] {

@@ -48,14 +48,17 @@ std::string readInputFile(const std::string& path) {
   return out;
 }
 
-const char* yesNo(bool b) { return b ? "yes" : "no"; }
+const char* yesNo(bool b) {
+  return b ? "yes" : "no";
+}
 
 void printTable(const std::vector<std::string>& header,
                 const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width(header.size());
   for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
   for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size() && i < width.size(); ++i) width[i] = std::max(width[i], r[i].size());
+    for (size_t i = 0; i < r.size() && i < width.size(); ++i)
+      width[i] = std::max(width[i], r[i].size());
   }
   auto line = [&](const std::vector<std::string>& cells) {
     std::string s = " ";
@@ -81,7 +84,8 @@ int main(int argc, char** argv) {
   vnetctl::Globals g;
   const char* env = std::getenv("VNET_SOCKET");
   g.socket = env && *env ? env : "/run/vnet/vnetd.sock";
-  app.add_option("--socket", g.socket, "vnetd's API socket (or VNET_SOCKET)")->capture_default_str();
+  app.add_option("--socket", g.socket, "vnetd's API socket (or VNET_SOCKET)")
+      ->capture_default_str();
   app.add_option("-o,--output", g.output, "output format of read verbs")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();

@@ -16,7 +16,9 @@ using nlohmann::json;
 
 namespace {
 
-void printJson(const json& j) { std::cout << vnet::api::jsonText(j, 2) << "\n"; }
+void printJson(const json& j) {
+  std::cout << vnet::api::jsonText(j, 2) << "\n";
+}
 
 std::string findNameByUuid(const Globals& g, const std::string& uuid) {
   for (const auto& n : callJson(g, "GET", "/v1/networks?all=1")) {
@@ -128,7 +130,8 @@ void addNetVerbs(CLI::App& app, Globals& g) {
     });
   }
   {
-    auto* c = app.add_subcommand("net-rules", "show the nftables rules a network's traffic meets, and why");
+    auto* c = app.add_subcommand("net-rules",
+                                 "show the nftables rules a network's traffic meets, and why");
     auto* name = g.slot();
     c->add_option("network", *name)->required();
     c->callback([&g, name] {
@@ -144,7 +147,8 @@ void addNetVerbs(CLI::App& app, Globals& g) {
                       hook.empty() ? "" : ("  (" + hook + ")").c_str());
           first = false;
         }
-        std::printf("  %-72s # %s\n", rule.value("rule", "").c_str(), rule.value("comment", "").c_str());
+        std::printf("  %-72s # %s\n", rule.value("rule", "").c_str(),
+                    rule.value("comment", "").c_str());
       }
       std::printf("\n%s's entries in the sets these rules look up (table %s):\n", name->c_str(),
                   r.value("table", "").c_str());
@@ -178,8 +182,8 @@ void addNetVerbs(CLI::App& app, Globals& g) {
       // Sent as XML, not wrapped in JSON: escaping would make a file near the limit too big.
       json n = callJson(g, "POST", std::string("/v1/networks") + (start ? "?start=1" : ""), xml,
                         "application/xml");
-      std::cout << "Network " << n.value("name", "") << (start ? " created from " : " defined from ")
-                << *file << "\n";
+      std::cout << "Network " << n.value("name", "")
+                << (start ? " created from " : " defined from ") << *file << "\n";
     });
   }
   struct Simple {
@@ -189,11 +193,12 @@ void addNetVerbs(CLI::App& app, Globals& g) {
     const char* suffix;
     const char* done;
   };
-  for (const Simple& s : {Simple{"net-start", "start a defined network", "POST", "/start", "started"},
-                          Simple{"net-destroy", "stop a network (transient ones vanish)", "POST",
-                                 "/stop", "destroyed"},
-                          Simple{"net-undefine", "remove a persistent definition", "DELETE", "",
-                                 "has been undefined"}}) {
+  for (const Simple& s :
+       {Simple{"net-start", "start a defined network", "POST", "/start", "started"},
+        Simple{"net-destroy", "stop a network (transient ones vanish)", "POST", "/stop",
+               "destroyed"},
+        Simple{"net-undefine", "remove a persistent definition", "DELETE", "",
+               "has been undefined"}}) {
     auto* c = app.add_subcommand(s.verb, s.help);
     auto* name = g.slot();
     c->add_option("network", *name)->required();
@@ -210,9 +215,10 @@ void addNetVerbs(CLI::App& app, Globals& g) {
     c->add_flag("--disable", *disable, "do not autostart");
     c->callback([&g, name, disable] {
       bool on = !*disable;
-      call(g, "POST", networkPath(*name) + "/autostart", vnet::api::jsonText(json{{"enabled", on}}));
-      std::cout << "Network " << *name << (on ? " marked as autostarted" : " unmarked as autostarted")
-                << "\n";
+      call(g, "POST", networkPath(*name) + "/autostart",
+           vnet::api::jsonText(json{{"enabled", on}}));
+      std::cout << "Network " << *name
+                << (on ? " marked as autostarted" : " unmarked as autostarted") << "\n";
     });
   }
   {
@@ -255,9 +261,9 @@ void addNetVerbs(CLI::App& app, Globals& g) {
                         l.value("ip", "") + "/" + std::to_string(l.value("prefix", 0)),
                         host.empty() ? "-" : host, cid.empty() ? "-" : cid});
       }
-      printTable({"Expiry Time", "MAC address", "Protocol", "IP address", "Hostname",
-                  "Client ID or DUID"},
-                 rows);
+      printTable(
+          {"Expiry Time", "MAC address", "Protocol", "IP address", "Hostname", "Client ID or DUID"},
+          rows);
     });
   }
   {

@@ -72,7 +72,8 @@ void printStats(const json& s) {
   }
   std::cout << " (bridge " << s.value("bridge", "") << ")\n\n";
   std::vector<std::vector<std::string>> rows;
-  if (s.contains("network")) rows.push_back(linkRow(s.value("bridge", "") + " (bridge)", "", s["network"]));
+  if (s.contains("network"))
+    rows.push_back(linkRow(s.value("bridge", "") + " (bridge)", "", s["network"]));
   for (const auto& p : s.value("ports", json::array())) {
     std::string ip = p.value("ip", "-");
     rows.push_back(linkRow(p.value("name", ""), ip, p.contains("link") ? p["link"] : json()));
@@ -163,7 +164,8 @@ std::string formatEventText(const json& e) {
 
 void addObserveVerbs(CLI::App& app, Globals& g) {
   {
-    auto* c = app.add_subcommand("stats", "packets, bytes, drops, NAT sessions, DHCP and DNS counters");
+    auto* c =
+        app.add_subcommand("stats", "packets, bytes, drops, NAT sessions, DHCP and DNS counters");
     auto* net = g.slot();
     auto* port = g.slot();
     c->add_option("network", *net)->required();
@@ -194,7 +196,8 @@ void addObserveVerbs(CLI::App& app, Globals& g) {
     c->add_option("network", *net)->required();
     c->add_option("--ports", *ports, "ports to capture on, comma-separated (vnet0,vnet1)");
     c->add_flag("--bridge", *bridge, "capture on the bridge");
-    c->add_flag("--uplink", *uplink, "capture on the uplink (forward dev or default route's device)");
+    c->add_flag("--uplink", *uplink,
+                "capture on the uplink (forward dev or default route's device)");
     c->add_option("-w,--write", *file, "the pcapng file to write ('-' for standard output)")
         ->required();
     auto* co = c->add_option("--count", *count, "stop after this many packets");
@@ -202,8 +205,9 @@ void addObserveVerbs(CLI::App& app, Globals& g) {
     co->excludes(du);
     c->add_option("--snaplen", *snaplen, "bytes kept per packet (default 262144)");
     c->add_option("filter", *filter, "a pcap filter expression, as tcpdump takes it");
-    c->footer("Without --ports/--bridge/--uplink: every port, the bridge and the uplink.\n"
-              "Ctrl-C ends the capture cleanly. Read the file with tshark -r FILE or Wireshark.");
+    c->footer(
+        "Without --ports/--bridge/--uplink: every port, the bridge and the uplink.\n"
+        "Ctrl-C ends the capture cleanly. Read the file with tshark -r FILE or Wireshark.");
     c->callback([&g, net, ports, file, count, duration, snaplen, bridge, uplink, filter] {
       std::string q;
       auto param = [&q](const std::string& k, const std::string& v) {
@@ -253,8 +257,8 @@ void addObserveVerbs(CLI::App& app, Globals& g) {
       }
       std::string names;
       for (const auto& n : tally.interfaces()) names += (names.empty() ? "" : ", ") + n;
-      std::cerr << tally.packets() << " packet(s) captured on " << names << (toStdout ? "" : " into " + *file)
-                << "\n";
+      std::cerr << tally.packets() << " packet(s) captured on " << names
+                << (toStdout ? "" : " into " + *file) << "\n";
     });
   }
   {
@@ -266,7 +270,8 @@ void addObserveVerbs(CLI::App& app, Globals& g) {
     c->callback([&g, net, recent] {
       std::string q;
       if (!net->empty()) q += "?network=" + vnet::api::urlEncode(*net);
-      if (!recent->empty()) q += std::string(q.empty() ? "?" : "&") + "recent=" + vnet::api::urlEncode(*recent);
+      if (!recent->empty())
+        q += std::string(q.empty() ? "?" : "&") + "recent=" + vnet::api::urlEncode(*recent);
       std::string partial;
       catchInterrupts();
       vnet::Status s = g.client().stream(

@@ -10,7 +10,8 @@ using nlohmann::json;
 
 void addPortVerbs(CLI::App& app, Globals& g) {
   {
-    auto* c = app.add_subcommand("port-add", "add a guest port: --tap for QEMU, --netns for a container");
+    auto* c =
+        app.add_subcommand("port-add", "add a guest port: --tap for QEMU, --netns for a container");
     auto* net = g.slot();
     auto* name = g.slot();
     auto* mac = g.slot();
@@ -19,8 +20,11 @@ void addPortVerbs(CLI::App& app, Globals& g) {
     auto* owner = &g.ownerSlot;
     c->add_option("network", *net)->required();
     auto* tap = g.flagSlot();
-    auto* tapOpt = c->add_flag("--tap", *tap, "a persistent tap (QEMU: -netdev tap,ifname=NAME,script=no,downscript=no)");
-    auto* ns = c->add_option("--netns", *netns, "a veth pair with the peer in this netns (name under /run/netns or a path)");
+    auto* tapOpt = c->add_flag(
+        "--tap", *tap, "a persistent tap (QEMU: -netdev tap,ifname=NAME,script=no,downscript=no)");
+    auto* ns =
+        c->add_option("--netns", *netns,
+                      "a veth pair with the peer in this netns (name under /run/netns or a path)");
     tapOpt->excludes(ns);
     c->add_option("--name", *name, "host interface name (default: next vnetN)");
     c->add_option("--mac", *mac, "the guest's MAC (default: random 52:54:00:xx:xx:xx)");

@@ -170,7 +170,8 @@ bool aboutOurTable(const nlmsghdr* nlh) {
   std::memcpy(&gen, mnl_nlmsg_get_payload(nlh), sizeof gen);
   if (gen.nfgen_family != kFamily) return false;
   const char* table = nullptr;
-  if (mnl_attr_parse(nlh, sizeof(nfgenmsg), tableAttr, &table) < 0 || table == nullptr) return false;
+  if (mnl_attr_parse(nlh, sizeof(nfgenmsg), tableAttr, &table) < 0 || table == nullptr)
+    return false;
   return nft::kTableName == table;
 }
 

@@ -1,6 +1,8 @@
 #include "kernel/netlink/netlink_links.h"
 
+// clang-format off: <net/if.h> must come before <linux/if.h> (both define IFF_*).
 #include <net/if.h>
+// clang-format on
 
 #include <fcntl.h>
 #include <linux/if.h>
@@ -423,7 +425,8 @@ Result<std::vector<RouteInfo>> NetlinkLinks::routes() {
 }
 
 Result<std::vector<RouteInfo>> NetlinkLinks::routesOverlapping(const Cidr& subnet) {
-  return cachedRoutes([&subnet](const Cidr& dst) { return dst.prefix > 0 && dst.overlaps(subnet); });
+  return cachedRoutes(
+      [&subnet](const Cidr& dst) { return dst.prefix > 0 && dst.overlaps(subnet); });
 }
 
 Result<std::vector<RouteInfo>> NetlinkLinks::cachedRoutes(

@@ -32,7 +32,8 @@ Status dump(int fd, uint8_t family, uint8_t protocol, std::map<uint64_t, int>& o
   msg.req.idiag_states = ~0u;
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
-  if (::sendto(fd, &msg, sizeof msg, 0, reinterpret_cast<const sockaddr*>(&kernel), sizeof kernel) < 0) {
+  if (::sendto(fd, &msg, sizeof msg, 0, reinterpret_cast<const sockaddr*>(&kernel), sizeof kernel) <
+      0) {
     return Error::fromErrno("sock_diag request", errno);
   }
   std::vector<char> buf(32768);

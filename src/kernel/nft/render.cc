@@ -16,16 +16,36 @@ const std::string kTableRef = std::string(kFamily) + " " + std::string(kTableNam
 // ---- The fixed part of the table ------------------------------------------------------
 
 enum class SetId {
-  Guests, GuestPairs, Dhcp4, Dhcp6, Dns,
-  Replies4, Replies4Dev, Inbound4, Inbound4Dev, Outbound4, Outbound4Dev, NatLocal4, Masq4, Masq4Dev,
-  Replies6, Replies6Dev, Inbound6, Inbound6Dev, Outbound6, Outbound6Dev, NatLocal6, Masq6, Masq6Dev,
+  Guests,
+  GuestPairs,
+  Dhcp4,
+  Dhcp6,
+  Dns,
+  Replies4,
+  Replies4Dev,
+  Inbound4,
+  Inbound4Dev,
+  Outbound4,
+  Outbound4Dev,
+  NatLocal4,
+  Masq4,
+  Masq4Dev,
+  Replies6,
+  Replies6Dev,
+  Inbound6,
+  Inbound6Dev,
+  Outbound6,
+  Outbound6Dev,
+  NatLocal6,
+  Masq6,
+  Masq6Dev,
   NatCustom,
 };
 
 struct SetSpec {
   SetId id;
   const char* name;
-  const char* type;   // `type` of the declaration, verdict maps included ("ifname : verdict")
+  const char* type;  // `type` of the declaration, verdict maps included ("ifname : verdict")
   bool interval;
   const char* comment;
 };
@@ -79,7 +99,7 @@ bool isMap(const SetSpec& m) {
 
 struct ChainSpec {
   const char* name;
-  const char* hook;  // "" for a regular chain
+  const char* hook;                   // "" for a regular chain
   std::array<const char*, 20> rules;  // nullptr-terminated
 };
 // In creation order, which is also `nft list` order.
@@ -91,21 +111,29 @@ constexpr std::array<ChainSpec, 6> kChains{{
       "iifname @guests jump from_guests comment \"from guests: then the sending network\""}},
     {"to_guests",
      "",
-     {"oifname . ip daddr @replies4 ct state established,related return comment \"nat: replies to guests\"",
-      "oifname . ip daddr . iifname @replies4_dev ct state established,related return comment \"nat: replies to guests via the forward dev\"",
+     {"oifname . ip daddr @replies4 ct state established,related return comment \"nat: replies to "
+      "guests\"",
+      "oifname . ip daddr . iifname @replies4_dev ct state established,related return comment "
+      "\"nat: replies to guests via the forward dev\"",
       "oifname . ip daddr @inbound4 return comment \"route: traffic to guests\"",
-      "oifname . ip daddr . iifname @inbound4_dev return comment \"route: traffic to guests via the forward dev\"",
-      "oifname . ip6 daddr @replies6 ct state established,related return comment \"nat: replies to guests\"",
-      "oifname . ip6 daddr . iifname @replies6_dev ct state established,related return comment \"nat: replies to guests via the forward dev\"",
+      "oifname . ip daddr . iifname @inbound4_dev return comment \"route: traffic to guests via "
+      "the forward dev\"",
+      "oifname . ip6 daddr @replies6 ct state established,related return comment \"nat: replies to "
+      "guests\"",
+      "oifname . ip6 daddr . iifname @replies6_dev ct state established,related return comment "
+      "\"nat: replies to guests via the forward dev\"",
       "oifname . ip6 daddr @inbound6 return comment \"route: traffic to guests\"",
-      "oifname . ip6 daddr . iifname @inbound6_dev return comment \"route: traffic to guests via the forward dev\"",
+      "oifname . ip6 daddr . iifname @inbound6_dev return comment \"route: traffic to guests via "
+      "the forward dev\"",
       "reject comment \"anything else to guests\""}},
     {"from_guests",
      "",
      {"iifname . ip saddr @outbound4 accept comment \"nat, route: guests to outside\"",
-      "iifname . ip saddr . oifname @outbound4_dev accept comment \"nat, route: guests out their forward dev\"",
+      "iifname . ip saddr . oifname @outbound4_dev accept comment \"nat, route: guests out their "
+      "forward dev\"",
       "iifname . ip6 saddr @outbound6 accept comment \"nat, route: guests to outside\"",
-      "iifname . ip6 saddr . oifname @outbound6_dev accept comment \"nat, route: guests out their forward dev\"",
+      "iifname . ip6 saddr . oifname @outbound6_dev accept comment \"nat, route: guests out their "
+      "forward dev\"",
       "reject comment \"anything else from guests\""}},
     {"input",
      "type filter hook input priority filter; policy accept;",
@@ -122,23 +150,35 @@ constexpr std::array<ChainSpec, 6> kChains{{
     {"postrouting",
      "type nat hook postrouting priority srcnat; policy accept;",
      {"iifname vmap @nat_custom comment \"nat: networks with their own <nat> addresses or ports\"",
-      "iifname . ip saddr . ip daddr @nat_local4 return comment \"nat: no NAT inside the guest subnet\"",
-      "iifname . ip6 saddr . ip6 daddr @nat_local6 return comment \"nat: no NAT inside the guest subnet\"",
+      "iifname . ip saddr . ip daddr @nat_local4 return comment \"nat: no NAT inside the guest "
+      "subnet\"",
+      "iifname . ip6 saddr . ip6 daddr @nat_local6 return comment \"nat: no NAT inside the guest "
+      "subnet\"",
       "ip daddr 224.0.0.0/24 return comment \"no NAT to local multicast\"",
       "ip daddr 255.255.255.255 return comment \"no NAT to broadcast\"",
       "ip6 daddr ff02::/16 return comment \"no NAT to link-local multicast\"",
-      "iifname . ip saddr @masq4 meta l4proto tcp masquerade to :1024-65535 comment \"nat: masquerade guests, tcp source ports 1024-65535\"",
-      "iifname . ip saddr @masq4 meta l4proto udp masquerade to :1024-65535 comment \"nat: masquerade guests, udp source ports 1024-65535\"",
+      "iifname . ip saddr @masq4 meta l4proto tcp masquerade to :1024-65535 comment \"nat: "
+      "masquerade guests, tcp source ports 1024-65535\"",
+      "iifname . ip saddr @masq4 meta l4proto udp masquerade to :1024-65535 comment \"nat: "
+      "masquerade guests, udp source ports 1024-65535\"",
       "iifname . ip saddr @masq4 masquerade comment \"nat: masquerade guests, other protocols\"",
-      "iifname . ip saddr . oifname @masq4_dev meta l4proto tcp masquerade to :1024-65535 comment \"nat: masquerade guests out their forward dev, tcp\"",
-      "iifname . ip saddr . oifname @masq4_dev meta l4proto udp masquerade to :1024-65535 comment \"nat: masquerade guests out their forward dev, udp\"",
-      "iifname . ip saddr . oifname @masq4_dev masquerade comment \"nat: masquerade guests out their forward dev, other protocols\"",
-      "iifname . ip6 saddr @masq6 meta l4proto tcp masquerade to :1024-65535 comment \"nat: masquerade guests, tcp source ports 1024-65535\"",
-      "iifname . ip6 saddr @masq6 meta l4proto udp masquerade to :1024-65535 comment \"nat: masquerade guests, udp source ports 1024-65535\"",
+      "iifname . ip saddr . oifname @masq4_dev meta l4proto tcp masquerade to :1024-65535 comment "
+      "\"nat: masquerade guests out their forward dev, tcp\"",
+      "iifname . ip saddr . oifname @masq4_dev meta l4proto udp masquerade to :1024-65535 comment "
+      "\"nat: masquerade guests out their forward dev, udp\"",
+      "iifname . ip saddr . oifname @masq4_dev masquerade comment \"nat: masquerade guests out "
+      "their forward dev, other protocols\"",
+      "iifname . ip6 saddr @masq6 meta l4proto tcp masquerade to :1024-65535 comment \"nat: "
+      "masquerade guests, tcp source ports 1024-65535\"",
+      "iifname . ip6 saddr @masq6 meta l4proto udp masquerade to :1024-65535 comment \"nat: "
+      "masquerade guests, udp source ports 1024-65535\"",
       "iifname . ip6 saddr @masq6 masquerade comment \"nat: masquerade guests, other protocols\"",
-      "iifname . ip6 saddr . oifname @masq6_dev meta l4proto tcp masquerade to :1024-65535 comment \"nat: masquerade guests out their forward dev, tcp\"",
-      "iifname . ip6 saddr . oifname @masq6_dev meta l4proto udp masquerade to :1024-65535 comment \"nat: masquerade guests out their forward dev, udp\"",
-      "iifname . ip6 saddr . oifname @masq6_dev masquerade comment \"nat: masquerade guests out their forward dev, other protocols\""}},
+      "iifname . ip6 saddr . oifname @masq6_dev meta l4proto tcp masquerade to :1024-65535 comment "
+      "\"nat: masquerade guests out their forward dev, tcp\"",
+      "iifname . ip6 saddr . oifname @masq6_dev meta l4proto udp masquerade to :1024-65535 comment "
+      "\"nat: masquerade guests out their forward dev, udp\"",
+      "iifname . ip6 saddr . oifname @masq6_dev masquerade comment \"nat: masquerade guests out "
+      "their forward dev, other protocols\""}},
 }};
 
 // ---- Per-network objects ---------------------------------------------------------------
@@ -430,7 +470,8 @@ Status checkRenderable(const Network& net) {
   }
   // The id is every element's comment (nft allows 128 bytes) and a chain name prefix.
   if (size_t n = chainId(net.name).size(); n + kNatChainSuffix.size() > kMaxComment) {
-    return Error::invalid("network '" + net.name + "': name too long for the firewall table (its id has " +
+    return Error::invalid("network '" + net.name +
+                          "': name too long for the firewall table (its id has " +
                           std::to_string(n) + " bytes, at most " +
                           std::to_string(kMaxComment - kNatChainSuffix.size()) + ")");
   }
@@ -493,8 +534,8 @@ std::string renderRuleset(const std::vector<Network>& networks) {
 
   std::vector<std::string> blocks;
   for (const auto& m : kSets) {
-    std::string b = std::string("\t") + (isMap(m) ? "map " : "set ") + m.name + " {\n\t\ttype " +
-                    m.type + "\n";
+    std::string b =
+        std::string("\t") + (isMap(m) ? "map " : "set ") + m.name + " {\n\t\ttype " + m.type + "\n";
     if (m.interval) b += "\t\tflags interval\n";
     b += "\t\tcomment " + quote(m.comment) + "\n";
     std::vector<std::string> elems;
@@ -542,7 +583,8 @@ std::vector<RuleView> rulesUsedBy(std::string_view listing, const model::Network
   if (sets.empty()) return {};
   auto trim = [](std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+      s.remove_suffix(1);
     return s;
   };
   std::vector<RuleView> out;
@@ -582,17 +624,16 @@ std::vector<RuleView> rulesUsedBy(std::string_view listing, const model::Network
     bool wanted = true;
     if (size_t at = text.find('@'); at != std::string_view::npos) {
       size_t stop = text.find(' ', at);
-      std::string set(text.substr(at + 1, stop == std::string_view::npos ? std::string_view::npos
-                                                                         : stop - at - 1));
+      std::string set(text.substr(
+          at + 1, stop == std::string_view::npos ? std::string_view::npos : stop - at - 1));
       wanted = std::find(sets.begin(), sets.end(), set) != sets.end();
     } else if (chain == "input" || chain == "output") {
       wanted = false;
     } else if (chain == "postrouting") {
       // The multicast/broadcast exceptions of the family the network masquerades.
       const char* masq = text.rfind("ip6 ", 0) == 0 ? "masq6" : "masq4";
-      wanted = std::any_of(sets.begin(), sets.end(), [masq](const std::string& s) {
-        return s.rfind(masq, 0) == 0;
-      });
+      wanted = std::any_of(sets.begin(), sets.end(),
+                           [masq](const std::string& s) { return s.rfind(masq, 0) == 0; });
     }
     if (wanted) out.push_back({chain, hook, std::string(text), std::string(comment)});
   }

@@ -31,8 +31,8 @@ void onPacket(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
   auto* fn = reinterpret_cast<const std::function<void(const CapturedPacket&)>*>(user);
   CapturedPacket pkt;
   // Nanosecond precision was requested, so tv_usec holds nanoseconds.
-  pkt.timestampNs = static_cast<uint64_t>(h->ts.tv_sec) * 1000000000ull +
-                    static_cast<uint64_t>(h->ts.tv_usec);
+  pkt.timestampNs =
+      static_cast<uint64_t>(h->ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(h->ts.tv_usec);
   pkt.data = std::span<const uint8_t>(bytes, h->caplen);
   pkt.originalLength = h->len;
   (*fn)(pkt);
@@ -86,14 +86,18 @@ Status LiveCapture::checkFilter(const std::string& filter, uint32_t snaplen) {
   return Status::success();
 }
 
-LiveCapture::~LiveCapture() { pcap_close(handle_); }
+LiveCapture::~LiveCapture() {
+  pcap_close(handle_);
+}
 
-int LiveCapture::datalink() const { return pcap_datalink(handle_); }
+int LiveCapture::datalink() const {
+  return pcap_datalink(handle_);
+}
 
 Result<int> LiveCapture::dispatch(int max, const std::function<void(const CapturedPacket&)>& fn) {
   // pcap_dispatch takes a non-const user pointer; onPacket only reads through it.
-  auto* user = reinterpret_cast<u_char*>(
-      const_cast<std::function<void(const CapturedPacket&)>*>(&fn));
+  auto* user =
+      reinterpret_cast<u_char*>(const_cast<std::function<void(const CapturedPacket&)>*>(&fn));
   int n = pcap_dispatch(handle_, max, onPacket, user);
   if (n == PCAP_ERROR) return Error("capture on " + interface_ + ": " + pcap_geterr(handle_));
   if (n < 0) return 0;  // PCAP_ERROR_BREAK: nothing more now

@@ -19,15 +19,15 @@ struct pcap;
 namespace vnet::kernel {
 
 struct CapturedPacket {
-  uint64_t timestampNs = 0;        // since the epoch
-  std::span<const uint8_t> data;   // the captured bytes (at most the snap length)
-  uint32_t originalLength = 0;     // length on the wire
+  uint64_t timestampNs = 0;       // since the epoch
+  std::span<const uint8_t> data;  // the captured bytes (at most the snap length)
+  uint32_t originalLength = 0;    // length on the wire
 };
 
 struct CaptureCounters {
-  uint64_t received = 0;  // ps_recv
-  uint64_t dropped = 0;   // ps_drop: no room in the capture buffer
-  uint64_t ifDropped = 0; // ps_ifdrop: dropped by the interface
+  uint64_t received = 0;   // ps_recv
+  uint64_t dropped = 0;    // ps_drop: no room in the capture buffer
+  uint64_t ifDropped = 0;  // ps_ifdrop: dropped by the interface
 };
 
 class LiveCapture {

@@ -143,8 +143,7 @@ class KernelTelemetry final : public Telemetry {
     return out;
   }
 
-  Result<std::vector<ConntrackCount>> conntrackBySource(
-      const std::vector<Cidr>& sources) override {
+  Result<std::vector<ConntrackCount>> conntrackBySource(const std::vector<Cidr>& sources) override {
     std::vector<ConntrackCount> counts(sources.size());
     if (sources.empty()) return counts;
     std::unique_ptr<nfct_handle, NfctClose> h(nfct_open(CONNTRACK, 0));

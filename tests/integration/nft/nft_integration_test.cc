@@ -45,8 +45,7 @@ Normalized normalize(const std::string& listing) {
     pos = end + 1;
     if ((line.rfind("map ", 0) == 0 || line.rfind("set ", 0) == 0 ||
          line.rfind("chain ", 0) == 0) &&
-        line.size() > 2 &&
-        line.substr(line.size() - 2) == " {") {
+        line.size() > 2 && line.substr(line.size() - 2) == " {") {
       block = line.substr(0, line.size() - 2);
       out[block];
       continue;
@@ -159,8 +158,8 @@ TEST_F(NftIntegration, RemovingOneNetworkLeavesTheOther) {
       }
     }
   }
-  EXPECT_THAT(chains, ::testing::UnorderedElementsAre("forward", "to_guests", "from_guests", "input",
-                                                      "output", "postrouting"));
+  EXPECT_THAT(chains, ::testing::UnorderedElementsAre("forward", "to_guests", "from_guests",
+                                                      "input", "output", "postrouting"));
   EXPECT_THAT(owners, ::testing::ElementsAre("lab"));
   EXPECT_EQ(objectsOf(two.networks[1]).elements.size(), elements);
   expectTableIs({two.networks[1]});

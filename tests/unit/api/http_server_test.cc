@@ -7,8 +7,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <boost/asio/io_context.hpp>
 #include <atomic>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
@@ -261,8 +261,8 @@ class StreamingServerTest : public ::testing::Test {
   std::unique_ptr<HttpServer> server_;
   std::thread thread_;
   std::string dir_, path_;
-  std::shared_ptr<LinesSource> finite_ =
-      std::make_shared<LinesSource>(std::vector<std::string>{"one\n", "two\n", std::string(20000, 'x') + "\n"}, false);
+  std::shared_ptr<LinesSource> finite_ = std::make_shared<LinesSource>(
+      std::vector<std::string>{"one\n", "two\n", std::string(20000, 'x') + "\n"}, false);
   std::shared_ptr<LinesSource> forever_ =
       std::make_shared<LinesSource>(std::vector<std::string>{"hello\n"}, true);
   std::shared_ptr<LinesSource> trailer_ =
@@ -278,7 +278,8 @@ TEST_F(StreamingServerTest, StreamsChunksUntilTheSourceCloses) {
   });
   ASSERT_TRUE(s.ok()) << s.error().message();
   EXPECT_EQ(got, "one\ntwo\n" + std::string(20000, 'x') + "\n");
-  for (int i = 0; i < 100 && finite_->stops == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 100 && finite_->stops == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(finite_->stops, 1) << "stop() once the stream is over";
 }
 
@@ -291,7 +292,8 @@ TEST_F(StreamingServerTest, TheClientLeavingStopsTheSource) {
   });
   ASSERT_TRUE(s.ok()) << s.error().message();
   EXPECT_EQ(got, "hello\n");
-  for (int i = 0; i < 200 && forever_->stops == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 200 && forever_->stops == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(forever_->stops, 1);
 }
 

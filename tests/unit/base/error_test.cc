@@ -9,7 +9,9 @@
 namespace vnet {
 namespace {
 
-Status addAddress() { return Error::fromErrno("adding address 192.168.122.1/24 to vnbr0", EEXIST); }
+Status addAddress() {
+  return Error::fromErrno("adding address 192.168.122.1/24 to vnbr0", EEXIST);
+}
 Status startNetwork() {
   Status s = addAddress();
   if (!s.ok()) return std::move(s).error().context("starting network 'default'");

@@ -29,9 +29,7 @@ class PcapngTest : public ::testing::Test {
     path_ = tmpl;
   }
   void TearDown() override { ::unlink(path_.c_str()); }
-  void writeFile(const std::string& bytes) {
-    std::ofstream(path_, std::ios::binary) << bytes;
-  }
+  void writeFile(const std::string& bytes) { std::ofstream(path_, std::ios::binary) << bytes; }
   std::string path_;
 };
 
@@ -55,7 +53,8 @@ std::string sample() {
 TEST_F(PcapngTest, LibpcapReadsPacketsTimestampsAndLengths) {
   writeFile(sample());
   char err[PCAP_ERRBUF_SIZE] = {};
-  pcap_t* p = pcap_open_offline_with_tstamp_precision(path_.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
+  pcap_t* p =
+      pcap_open_offline_with_tstamp_precision(path_.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
   ASSERT_NE(p, nullptr) << err;
   EXPECT_EQ(pcap_datalink(p), DLT_EN10MB);
   struct Want {

@@ -41,7 +41,8 @@ TEST_F(DefinitionStoreTest, OversizedAndOddFilesAreReportedAndSkipped) {
   ASSERT_EQ(defs.size(), 1u);
   EXPECT_EQ(defs[0].name, "small");
   ASSERT_EQ(errors.size(), 1u);  // the FIFO is not a regular file and is not even opened
-  EXPECT_EQ(errors[0].message(), "reading " + big + ": file of 1049576 bytes exceeds the limit of 1048576 bytes");
+  EXPECT_EQ(errors[0].message(),
+            "reading " + big + ": file of 1049576 bytes exceeds the limit of 1048576 bytes");
   EXPECT_EQ(errors[0].code(), ErrorCode::TooLarge);
 }
 

@@ -1,6 +1,7 @@
 #include "daemon/events.h"
 
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 namespace vnet::daemon {

@@ -140,7 +140,8 @@ TEST_F(ManagerTest, InvalidDefinitionChangesNothing) {
 TEST_F(ManagerTest, OverlappingSubnetIsAConflict) {
   ASSERT_TRUE(manager().load().ok());
   std::string clash = kLab1;
-  for (size_t at; (at = clash.find("10.77.0.")) != std::string::npos;) clash.replace(at, 8, "192.168.122.");
+  for (size_t at; (at = clash.find("10.77.0.")) != std::string::npos;)
+    clash.replace(at, 8, "192.168.122.");
   auto s = manager().define(clash);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code(), ErrorCode::Conflict);
@@ -154,8 +155,9 @@ TEST_F(ManagerTest, FailedStartUndoesEverything) {
   links_.clearCalls();
   Status s = manager().start("lab1");
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.error().message().find("starting network 'lab1': adding address 10.77.0.1/24 to labbr1"),
-            std::string::npos)
+  EXPECT_NE(
+      s.error().message().find("starting network 'lab1': adding address 10.77.0.1/24 to labbr1"),
+      std::string::npos)
       << s.error().message();
   EXPECT_EQ(links_.link("labbr1"), nullptr);
   EXPECT_FALSE(fw_.isActive("lab1"));
@@ -213,7 +215,8 @@ TEST_F(ManagerTest, RefusesUnsupportedElements) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code(), ErrorCode::Unsupported);
   EXPECT_NE(s.error().message().find("not supported yet: "), std::string::npos);
-  EXPECT_NE(s.error().message().find("network/portgroup (line 8)"), std::string::npos) << s.error().message();
+  EXPECT_NE(s.error().message().find("network/portgroup (line 8)"), std::string::npos)
+      << s.error().message();
   EXPECT_TRUE(links_.mutatingCalls().empty());
 }
 

@@ -87,10 +87,10 @@ TEST_F(ObserveTest, VerbsPublishEvents) {
   manager_->recordRepair("lab", "re-applied the firewall rules");
   ASSERT_TRUE(manager_->destroy("lab").ok());
   ASSERT_TRUE(manager_->undefine("lab").ok());
-  EXPECT_EQ(eventTypes(), (std::vector<std::string>{
-                              "network.defined lab", "network.started lab", "port.added lab",
-                              "port.removed lab", "repair lab", "network.stopped lab",
-                              "network.undefined lab"}));
+  EXPECT_EQ(eventTypes(),
+            (std::vector<std::string>{"network.defined lab", "network.started lab",
+                                      "port.added lab", "port.removed lab", "repair lab",
+                                      "network.stopped lab", "network.undefined lab"}));
   auto recent = bus_.recent("lab", 10);
   ASSERT_GE(recent.size(), 3u);
   const Event& added = recent[2];
@@ -151,7 +151,8 @@ TEST_F(ObserveTest, StatsJoinLinkCountersNatAndServices) {
 
 TEST_F(ObserveTest, TelemetryFailuresAreReportedNotFatal) {
   startLab();
-  telemetry_.failures.emplace("conntrackBySource", Error("reading the conntrack table: Permission denied"));
+  telemetry_.failures.emplace("conntrackBySource",
+                              Error("reading the conntrack table: Permission denied"));
   auto s = collectStats(*manager_, "lab");
   ASSERT_TRUE(s.ok());
   EXPECT_FALSE(s->nat.has_value());
@@ -170,9 +171,11 @@ TEST_F(ObserveTest, MetricsCoverEveryNetworkAndFollowTheFormat) {
   manager_->recordRepair("lab", "re-created port vnet0");
   std::string text = metricsText(*manager_);
   EXPECT_NE(text.find("vnet_repairs_total{network=\"lab\"} 2\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("vnet_network_receive_bytes_total{network=\"lab\"} 1000\n"), std::string::npos);
-  EXPECT_NE(text.find("vnet_port_transmit_packets_total{network=\"lab\",port=\"" + p.name + "\"} 6\n"),
+  EXPECT_NE(text.find("vnet_network_receive_bytes_total{network=\"lab\"} 1000\n"),
             std::string::npos);
+  EXPECT_NE(
+      text.find("vnet_port_transmit_packets_total{network=\"lab\",port=\"" + p.name + "\"} 6\n"),
+      std::string::npos);
   EXPECT_NE(text.find("vnet_network_active{network=\"lab\"} 1\n"), std::string::npos);
   EXPECT_NE(text.find("vnet_events_published_total "), std::string::npos);
   EXPECT_NE(text.find("vnet_event_subscribers 1\n"), std::string::npos);
@@ -196,7 +199,10 @@ TEST_F(ObserveTest, MetricsCoverEveryNetworkAndFollowTheFormat) {
 // A sink that keeps what it got and reports as buffered whatever the test says.
 class HoldingSink : public api::StreamSink {
  public:
-  void write(std::string chunk) override { text += chunk; ++writes; }
+  void write(std::string chunk) override {
+    text += chunk;
+    ++writes;
+  }
   void close() override { closed = true; }
   size_t buffered() const override { return pending; }
   std::string text;
@@ -251,8 +257,11 @@ TEST_F(ObserveTest, CaptureRequestsAreChecked) {
   EXPECT_FALSE(parseCaptureRequest({{"duration", "0"}}).ok());
   EXPECT_FALSE(parseCaptureRequest({{"duration", "soon"}}).ok());
   EXPECT_FALSE(parseCaptureRequest({{"snaplen", "10"}}).ok());
-  auto r = parseCaptureRequest({{"ports", "vnet0,vnet1"}, {"bridge", "1"}, {"count", "5"},
-                                {"duration", "1.5"}, {"filter", "icmp"}});
+  auto r = parseCaptureRequest({{"ports", "vnet0,vnet1"},
+                                {"bridge", "1"},
+                                {"count", "5"},
+                                {"duration", "1.5"},
+                                {"filter", "icmp"}});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->ports, (std::vector<std::string>{"vnet0", "vnet1"}));
   EXPECT_TRUE(r->bridge);
@@ -263,7 +272,8 @@ TEST_F(ObserveTest, CaptureRequestsAreChecked) {
 
 TEST_F(ObserveTest, CaptureInterfacesDefaultToPortsBridgeAndUplink) {
   links_.addExternalLink(kernel::LinkInfo{0, "eth0", "", Mac(), 1500, true, 0});
-  ASSERT_TRUE(links_.addRoute({*Cidr::parse("0.0.0.0/0"), "eth0", IpAddress::parse("192.0.2.1"), 0}).ok());
+  ASSERT_TRUE(
+      links_.addRoute({*Cidr::parse("0.0.0.0/0"), "eth0", IpAddress::parse("192.0.2.1"), 0}).ok());
   startLab();
   auto p = addTap("52:54:00:00:00:01");
   CaptureRequest all;

@@ -170,8 +170,8 @@ TEST(LeaseTable, RandomOperationsMatchAModel) {
     int64_t until;
   };
   LeaseTable t;
-  std::map<uint32_t, Model> model;            // ip -> record
-  std::map<uint32_t, uint32_t> current;       // client -> ip of its current record
+  std::map<uint32_t, Model> model;       // ip -> record
+  std::map<uint32_t, uint32_t> current;  // client -> ip of its current record
   std::mt19937 rng(12345);
   for (int step = 0; step < 200000; ++step) {
     const uint32_t a = 0x0a000000 + rng() % 3000;
@@ -223,8 +223,8 @@ TEST(LeaseTable, RandomOperationsMatchAModel) {
 TEST(LeaseTable, FiftyThousandLeasesStayCompact) {
   LeaseTable t;
   for (uint32_t i = 0; i < 50000; ++i) {
-    const auto r = t.insert(Ipv4(0x0a800000 + i), State::kActive, macKey(macN(i)), macN(i),
-                            1'700'000'000 + i);
+    const auto r =
+        t.insert(Ipv4(0x0a800000 + i), State::kActive, macKey(macN(i)), macN(i), 1'700'000'000 + i);
     t.setCurrent(r);
   }
   EXPECT_EQ(t.size(), 50000u);

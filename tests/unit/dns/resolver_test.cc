@@ -269,12 +269,15 @@ TEST_F(DnsResolverTest, RefusesAnAnswerWhoseNamesReadItsTtlFields) {
   // answer's TTL field (offset 41). With TTL 0x0001002c it reads a root label; served from
   // the cache 100 s later the TTL is 0x0000ffc8 and the same byte reads as a pointer to
   // offset 16328. Such an answer is a failed upstream: SERVFAIL, and nothing cached.
-  const std::vector<uint8_t> answer = {
-      0x12, 0x34, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0,                               // header
-      3, 'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'o', 'r', 'g', 0,  // qname
-      0, 1, 0, 1,                                                                   // A IN
-      0xc0, 0x0c, 0, 1, 0, 1, 0x00, 0x01, 0x00, 0x2c, 0, 4, 198, 51, 100, 7,  // TTL at 39
-      0xc0, 41, 0, 1, 0, 1, 0, 0, 1, 0x2c, 0, 4, 198, 51, 100, 8};
+  const std::vector<uint8_t> answer = {0x12, 0x34, 0x81, 0x80, 0,   1,   0,    2,    0,
+                                       0,    0,    0,  // header
+                                       3,    'w',  'w',  'w',  7,   'e', 'x',  'a',  'm',
+                                       'p',  'l',  'e',  3,    'o', 'r', 'g',  0,  // qname
+                                       0,    1,    0,    1,                        // A IN
+                                       0xc0, 0x0c, 0,    1,    0,   1,   0x00, 0x01, 0x00,
+                                       0x2c, 0,    4,    198,  51,  100, 7,  // TTL at 39
+                                       0xc0, 41,   0,    1,    0,   1,   0,    0,    1,
+                                       0x2c, 0,    4,    198,  51,  100, 8};
   auto layout = scanMessage(answer);
   ASSERT_TRUE(layout.ok());
   EXPECT_FALSE(namesSurviveFieldRewrite(answer, *layout));
@@ -297,12 +300,15 @@ TEST_F(DnsResolverTest, RefusesAnAnswerWhoseNamesReadItsTtlFields) {
 
 TEST(DnsMessageTest, NamesSurviveFieldRewriteOnlyWhenNoNameReadsATtlOrOptClass) {
   // Conformant: the answer's owner points at the question name.
-  const std::vector<uint8_t> base = {
-      0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 1,                               // header
-      3, 'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'o', 'r', 'g', 0,  // qname
-      0, 1, 0, 1,                                                                   // A IN
-      0xc0, 0x0c, 0, 5, 0, 1, 0, 0, 0, 60, 0, 2, 0xc0, 0x0c,  // CNAME, TTL at 39, rdata at 45
-      0, 0, 41, 0x10, 0x00, 0, 0, 0, 0, 0, 0};                  // OPT at 47, CLASS at 50
+  const std::vector<uint8_t> base = {0x12, 0x34, 0x81, 0x80, 0,    1,   0,   1,   0,
+                                     0,    0,    1,  // header
+                                     3,    'w',  'w',  'w',  7,    'e', 'x', 'a', 'm',
+                                     'p',  'l',  'e',  3,    'o',  'r', 'g', 0,  // qname
+                                     0,    1,    0,    1,                        // A IN
+                                     0xc0, 0x0c, 0,    5,    0,    1,   0,   0,   0,
+                                     60,   0,    2,    0xc0, 0x0c,  // CNAME, TTL at 39, rdata at 45
+                                     0,    0,    41,   0x10, 0x00, 0,   0,   0,   0,
+                                     0,    0};  // OPT at 47, CLASS at 50
   auto ok = scanMessage(base);
   ASSERT_TRUE(ok.ok());
   EXPECT_TRUE(namesSurviveFieldRewrite(base, *ok));

@@ -141,7 +141,8 @@ TEST(Checks, DnsmasqOnTheWildcardWhileTheNetworkIsDown) {
   }
   const std::string dns = text(fs[0]) + text(fs[1]);
   // The message vnetd gives when it starts the network now.
-  EXPECT_NE(dns.find("binding DNS TCP socket on 192.168.122.1 port 53: Address already in use"), std::string::npos);
+  EXPECT_NE(dns.find("binding DNS TCP socket on 192.168.122.1 port 53: Address already in use"),
+            std::string::npos);
   EXPECT_NE(dns.find("bind port 67: Address already in use"), std::string::npos);
   EXPECT_NE(dns.find("tcp 0.0.0.0:53 is held by dnsmasq (pid 4242)"), std::string::npos);
 }
@@ -152,7 +153,8 @@ TEST(Checks, AProcessOnTheBridgeAddressStealsQueriesFromTheRunningNetwork) {
   auto fs = only(runChecks(f), "port-taken");
   ASSERT_EQ(fs.size(), 1u);
   EXPECT_EQ(fs[0].severity, Severity::Error);
-  EXPECT_NE(text(fs[0]).find("udp 192.168.122.1:53 is held by python3 (pid 555)"), std::string::npos);
+  EXPECT_NE(text(fs[0]).find("udp 192.168.122.1:53 is held by python3 (pid 555)"),
+            std::string::npos);
   EXPECT_NE(fs[0].what.find("instead of vnetd"), std::string::npos);
 }
 
@@ -176,10 +178,11 @@ TEST(Checks, DhcpHolderNextToARunningNetwork) {
 
 TEST(Checks, PortsHeldElsewhereAreNotConflicts) {
   Facts f = cleanFacts();
-  f.sockets.push_back(testutil::socket("udp", "10.0.0.1", 53, 600, "named"));        // another address
-  f.sockets.push_back(testutil::socket("udp", "0.0.0.0", 67, 601, "dnsmasq", "virbr0"));  // bound to another device
-  f.sockets.push_back(testutil::socket("udp", "0.0.0.0", 5353, 602, "avahi"));       // another port
-  f.sockets.push_back(testutil::socket("tcp", "::", 53, 603, "named"));              // IPv6 only
+  f.sockets.push_back(testutil::socket("udp", "10.0.0.1", 53, 600, "named"));  // another address
+  f.sockets.push_back(
+      testutil::socket("udp", "0.0.0.0", 67, 601, "dnsmasq", "virbr0"));  // bound to another device
+  f.sockets.push_back(testutil::socket("udp", "0.0.0.0", 5353, 602, "avahi"));  // another port
+  f.sockets.push_back(testutil::socket("tcp", "::", 53, 603, "named"));         // IPv6 only
   EXPECT_TRUE(only(runChecks(f), "port-taken").empty());
   // Bound to our bridge it is a conflict.
   f.sockets.push_back(testutil::socket("udp", "0.0.0.0", 67, 604, "dhcpd", "vnbr0"));
@@ -220,13 +223,15 @@ TEST(Checks, SubnetCollidesWithARouteOnAnotherInterface) {
   f.networks[0].active = false;
   fs = only(runChecks(f), "subnet-collision");
   ASSERT_EQ(fs.size(), 1u);
-  EXPECT_NE(fs[0].what.find("192.168.122.0/24 is already routed on eth1 (192.168.122.0/25)"), std::string::npos);
+  EXPECT_NE(fs[0].what.find("192.168.122.0/24 is already routed on eth1 (192.168.122.0/25)"),
+            std::string::npos);
 }
 
 TEST(Checks, RoutesThatDoNotCollide) {
   Facts f = cleanFacts();
   f.routes.push_back(testutil::route("192.168.123.0/24", "eth1"));
-  f.routes.push_back(testutil::route("10.99.0.0/24", "vnbr0", "192.168.122.5"));  // <route> via a guest
+  f.routes.push_back(
+      testutil::route("10.99.0.0/24", "vnbr0", "192.168.122.5"));  // <route> via a guest
   EXPECT_TRUE(only(runChecks(f), "subnet-collision").empty());
 }
 
@@ -252,7 +257,8 @@ TEST(Checks, ScopeKeepsOtherNetworksOut) {
   Facts f = cleanFacts();
   f.routes.push_back(testutil::route("192.168.122.0/25", "eth1"));
   f.sysctls["net/ipv4/ip_forward"] = "0";
-  auto other = testutil::network("iso", "isobr", "10.20.0.1/24", model::ForwardMode::Isolated, true);
+  auto other =
+      testutil::network("iso", "isobr", "10.20.0.1/24", model::ForwardMode::Isolated, true);
   f.networks.push_back({other, true, {}});
   auto fs = runChecks(f, "iso");
   EXPECT_TRUE(only(fs, "subnet-collision").empty());

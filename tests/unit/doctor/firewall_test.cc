@@ -32,22 +32,27 @@ TEST(Firewall, DockerForwardPolicyDropIsAnError) {
   const Finding& d = fs[0];
   EXPECT_EQ(d.severity, Severity::Error);
   EXPECT_EQ(d.network, "default");
-  EXPECT_EQ(d.evidence[0], "chain ip filter FORWARD: type filter hook forward priority 0; policy drop;");
+  EXPECT_EQ(d.evidence[0],
+            "chain ip filter FORWARD: type filter hook forward priority 0; policy drop;");
   const std::string t = text(d);
   EXPECT_NE(t.find("the policy of chain ip filter FORWARD is drop"), std::string::npos);
   EXPECT_NE(t.find("dropped: guests' traffic to the outside, e.g. new"), std::string::npos);
-  EXPECT_NE(t.find("dropped: replies from the outside to guests, e.g. established"), std::string::npos);
+  EXPECT_NE(t.find("dropped: replies from the outside to guests, e.g. established"),
+            std::string::npos);
   EXPECT_NE(d.what.find("cannot override"), std::string::npos);
   EXPECT_NE(d.what.find("every base chain on a hook gives its own verdict"), std::string::npos);
   EXPECT_NE(t.find("iptables -I DOCKER-USER -i vnbr0 -j ACCEPT"), std::string::npos);
-  EXPECT_NE(t.find("iptables -I DOCKER-USER -o vnbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"),
-            std::string::npos);
+  EXPECT_NE(
+      t.find(
+          "iptables -I DOCKER-USER -o vnbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"),
+      std::string::npos);
 }
 
 TEST(Firewall, DockerWithTheFixInDockerUserIsClean) {
   Facts f = cleanFacts();
   f.ruleset = fixture("docker-user");
-  EXPECT_TRUE(runChecks(f).empty());  // also br-netfilter: iifname "vnbr0" accept covers guest to guest
+  EXPECT_TRUE(
+      runChecks(f).empty());  // also br-netfilter: iifname "vnbr0" accept covers guest to guest
 }
 
 TEST(Firewall, AcceptsAppendedAfterDockerUsersReturnDoNotHelp) {
@@ -66,7 +71,8 @@ TEST(Firewall, BrNetfilterWithADropBetweenGuests) {
   EXPECT_EQ(fs[0].severity, Severity::Error);
   const std::string t = text(fs[0]);
   EXPECT_NE(t.find("net.bridge.bridge-nf-call-iptables = 1"), std::string::npos);
-  EXPECT_NE(t.find("dropped: traffic between guests, e.g. new ipv4 192.168.122.0/24 -> 192.168.122.0/24 in vnbr0 out vnbr0"),
+  EXPECT_NE(t.find("dropped: traffic between guests, e.g. new ipv4 192.168.122.0/24 -> "
+                   "192.168.122.0/24 in vnbr0 out vnbr0"),
             std::string::npos);
   EXPECT_NE(t.find("sysctl -w net.bridge.bridge-nf-call-iptables=0"), std::string::npos);
   EXPECT_NE(t.find("iptables -I DOCKER-USER -i vnbr0 -o vnbr0 -j ACCEPT"), std::string::npos);
@@ -101,10 +107,12 @@ TEST(Firewall, DefaultDropInputEatsDhcpAndDnsButNotForwarding) {
   ASSERT_EQ(fs.size(), 1u);
   const Finding& d = fs[0];
   EXPECT_EQ(d.severity, Severity::Error);
-  EXPECT_EQ(d.evidence[0], "chain inet filter input: type filter hook input priority 0; policy drop;");
+  EXPECT_EQ(d.evidence[0],
+            "chain inet filter input: type filter hook input priority 0; policy drop;");
   EXPECT_NE(d.what.find("DHCP requests from guests to vnetd"), std::string::npos);
   EXPECT_NE(d.what.find("DNS queries from guests to vnetd"), std::string::npos);
-  EXPECT_NE(text(d).find("nft insert rule inet filter input iifname \"vnbr0\" meta l4proto { tcp, udp } th dport 53 accept"),
+  EXPECT_NE(text(d).find("nft insert rule inet filter input iifname \"vnbr0\" meta l4proto { tcp, "
+                         "udp } th dport 53 accept"),
             std::string::npos);
 }
 
@@ -124,7 +132,8 @@ TEST(Firewall, ARejectRuleIsQuotedWithItsHandle) {
   const std::string t = text(*in);
   EXPECT_NE(t.find("rule inet guard input handle"), std::string::npos);
   EXPECT_NE(t.find(": iifname \"vnbr0\" udp dport 67 reject"), std::string::npos);
-  EXPECT_NE(t.find("or delete the rule: nft delete rule inet guard input handle"), std::string::npos);
+  EXPECT_NE(t.find("or delete the rule: nft delete rule inet guard input handle"),
+            std::string::npos);
 }
 
 TEST(Firewall, APartialOrUnprovableDropIsAWarning) {
@@ -165,7 +174,9 @@ TEST(Firewall, TrafficClassesOfANetwork) {
   auto classes = trafficOf(f.networks[0], {"uplink0"}, {}, true, false);
   std::vector<std::string> whats;
   for (const auto& c : classes) whats.push_back(c.traffic.what);
-  auto has = [&](const std::string& w) { return std::find(whats.begin(), whats.end(), w) != whats.end(); };
+  auto has = [&](const std::string& w) {
+    return std::find(whats.begin(), whats.end(), w) != whats.end();
+  };
   EXPECT_TRUE(has("guests' traffic to the outside"));
   EXPECT_TRUE(has("replies from the outside to guests"));
   EXPECT_TRUE(has("DHCP requests from guests to vnetd"));

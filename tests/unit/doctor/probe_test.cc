@@ -21,14 +21,18 @@ namespace {
 namespace fs = std::filesystem;
 
 const char* kUdpHeader =
-    "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n";
+    "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout "
+    "inode ref pointer drops\n";
 
 TEST(ProcNet, ParsesBoundUdpAndListeningTcp) {
   const std::string udp = std::string(kUdpHeader) +
-      "  1: 00000000:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1111 2 0000000000000000 0\n"
-      "  2: 017AA8C0:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 2222 2 0000000000000000 0\n"
-      "  3: 0A0A0A0A:9C40 0101A8C0:0035 01 00000000:00000000 00:00000000 00000000     0        0 3333 2 0000000000000000 0\n"
-      "  garbage line\n";
+                          "  1: 00000000:0035 00000000:0000 07 00000000:00000000 00:00000000 "
+                          "00000000     0        0 1111 2 0000000000000000 0\n"
+                          "  2: 017AA8C0:0035 00000000:0000 07 00000000:00000000 00:00000000 "
+                          "00000000     0        0 2222 2 0000000000000000 0\n"
+                          "  3: 0A0A0A0A:9C40 0101A8C0:0035 01 00000000:00000000 00:00000000 "
+                          "00000000     0        0 3333 2 0000000000000000 0\n"
+                          "  garbage line\n";
   auto socks = parseProcNet(udp, "udp", false);
   ASSERT_EQ(socks.size(), 2u);  // the connected one (state 01) is a client, not a server
   EXPECT_EQ(socks[0].address.toString(), "0.0.0.0");
@@ -38,15 +42,20 @@ TEST(ProcNet, ParsesBoundUdpAndListeningTcp) {
   EXPECT_EQ(socks[1].proto, "udp");
 
   const std::string tcp = std::string(kUdpHeader) +
-      "   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4444 1 0000000000000000 100 0 0 10 0\n"
-      "   1: 017AA8C0:0035 0101A8C0:D431 01 00000000:00000000 00:00000000 00000000     0        0 5555 1 0000000000000000 100 0 0 10 0\n";
+                          "   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 "
+                          "00000000     0        0 4444 1 0000000000000000 100 0 0 10 0\n"
+                          "   1: 017AA8C0:0035 0101A8C0:D431 01 00000000:00000000 00:00000000 "
+                          "00000000     0        0 5555 1 0000000000000000 100 0 0 10 0\n";
   socks = parseProcNet(tcp, "tcp", false);
   ASSERT_EQ(socks.size(), 1u);
   EXPECT_EQ(socks[0].port, 22);
 
-  const std::string udp6 = std::string(kUdpHeader) +
-      "  1: 00000000000000000000000000000000:0035 00000000000000000000000000000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 6666 2 0000000000000000 0\n"
-      "  2: 0000FDFD000000000000000001000000:0043 00000000000000000000000000000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 7777 2 0000000000000000 0\n";
+  const std::string udp6 =
+      std::string(kUdpHeader) +
+      "  1: 00000000000000000000000000000000:0035 00000000000000000000000000000000:0000 07 "
+      "00000000:00000000 00:00000000 00000000     0        0 6666 2 0000000000000000 0\n"
+      "  2: 0000FDFD000000000000000001000000:0043 00000000000000000000000000000000:0000 07 "
+      "00000000:00000000 00:00000000 00000000     0        0 7777 2 0000000000000000 0\n";
   socks = parseProcNet(udp6, "udp", true);
   ASSERT_EQ(socks.size(), 2u);
   EXPECT_EQ(socks[0].address.toString(), "::");
@@ -60,14 +69,15 @@ class ProbeTree : public ::testing::Test {
     char tmpl[] = "/tmp/vnet-doctor-test.XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     root_ = tmpl;
-    for (const char* d : {"proc/net", "proc/sys/net/ipv4", "proc/sys/net/bridge", "sys/module/bridge",
-                          "dev/net", "modules/6.1.0"}) {
+    for (const char* d : {"proc/net", "proc/sys/net/ipv4", "proc/sys/net/bridge",
+                          "sys/module/bridge", "dev/net", "modules/6.1.0"}) {
       fs::create_directories(root_ / d);
     }
     write("proc/sys/net/ipv4/ip_forward", "1\n");
     write("proc/sys/net/bridge/bridge-nf-call-iptables", "0\n");
     write("proc/net/udp", std::string(kUdpHeader) +
-                              "  1: 00000000:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 31337 2 0000000000000000 0\n");
+                              "  1: 00000000:0035 00000000:0000 07 00000000:00000000 00:00000000 "
+                              "00000000     0        0 31337 2 0000000000000000 0\n");
     write("proc/net/tcp", kUdpHeader);
     // dnsmasq (pid 4242) holds the socket; another process holds no sockets.
     fs::create_directories(root_ / "proc/4242/fd");
@@ -85,9 +95,7 @@ class ProbeTree : public ::testing::Test {
     env_.kernelRelease = "6.1.0";
     env_.selfPid = 100;
     env_.links = &links_;
-    env_.listRuleset = [] {
-      return Result<RulesetText>(RulesetText{R"({"nftables": []})", ""});
-    };
+    env_.listRuleset = [] { return Result<RulesetText>(RulesetText{R"({"nftables": []})", ""}); };
     env_.checkNat = [] { return Status::success(); };
     links_.addExternalLink(testutil::linkInfo(0, "uplink0", "veth"));
     (void)links_.addAddress("uplink0", *Cidr::parse("203.0.113.2/24"));
@@ -124,7 +132,8 @@ TEST_F(ProbeTree, GathersSysctlsRoutesSocketsAndFeatures) {
   EXPECT_EQ(f.sockets[0].owners.at(0).comm, "dnsmasq");
   EXPECT_EQ(f.sockets[0].device, "");
   bool hasDefault = false;
-  for (const auto& r : f.routes) hasDefault = hasDefault || (r.destination.prefix == 0 && r.device == "uplink0");
+  for (const auto& r : f.routes)
+    hasDefault = hasDefault || (r.destination.prefix == 0 && r.device == "uplink0");
   EXPECT_TRUE(hasDefault);
   ASSERT_TRUE(f.ruleset.has_value());
   EXPECT_TRUE(f.probeErrors.empty());
@@ -135,7 +144,9 @@ TEST_F(ProbeTree, GathersSysctlsRoutesSocketsAndFeatures) {
 }
 
 TEST_F(ProbeTree, BoundDevicesAreNamed) {
-  env_.boundDevices = [] { return Result<std::map<uint64_t, int>>(std::map<uint64_t, int>{{31337, 1}}); };
+  env_.boundDevices = [] {
+    return Result<std::map<uint64_t, int>>(std::map<uint64_t, int>{{31337, 1}});
+  };
   Facts f = gatherFacts(env_, {});
   ASSERT_EQ(f.sockets.size(), 1u);
   EXPECT_EQ(f.sockets[0].device, "lo");  // FakeLinks: lo is ifindex 1
@@ -169,7 +180,9 @@ TEST_F(ProbeTree, TunAsACharacterDevice) {
 }
 
 TEST_F(ProbeTree, ProbeErrorsInsteadOfFacts) {
-  env_.listRuleset = [] { return Result<RulesetText>(Error("listing the ruleset (JSON): Operation not permitted")); };
+  env_.listRuleset = [] {
+    return Result<RulesetText>(Error("listing the ruleset (JSON): Operation not permitted"));
+  };
   fs::remove(root_ / "proc/net/udp");
   env_.links = nullptr;
   Facts f = gatherFacts(env_, {});

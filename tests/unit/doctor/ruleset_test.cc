@@ -62,9 +62,9 @@ TEST(Ruleset, ParsesNamedSetsAndQuotesRulesOfEveryFamily) {
 }
 
 TEST(Ruleset, WithoutTextListingRulesHaveNoText) {
-  auto rs = parseRuleset(testutil::readFile(std::string(VNET_SOURCE_DIR) +
-                                            "/tests/unit/doctor/data/inputdrop.json"),
-                         "");
+  auto rs = parseRuleset(
+      testutil::readFile(std::string(VNET_SOURCE_DIR) + "/tests/unit/doctor/data/inputdrop.json"),
+      "");
   ASSERT_TRUE(rs.ok());
   const NftChain* input = rs->findChain("inet", "filter", "input");
   ASSERT_NE(input, nullptr);

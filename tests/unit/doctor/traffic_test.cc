@@ -28,7 +28,9 @@ std::string rule(const std::string& chainName, const std::string& exprs,
 std::string match(const std::string& left, const std::string& right, const std::string& op = "==") {
   return R"({"match": {"op": ")" + op + R"(", "left": )" + left + R"(, "right": )" + right + "}}";
 }
-std::string meta(const std::string& key) { return R"({"meta": {"key": ")" + key + R"("}})"; }
+std::string meta(const std::string& key) {
+  return R"({"meta": {"key": ")" + key + R"("}})";
+}
 std::string payload(const std::string& proto, const std::string& field) {
   return R"({"payload": {"protocol": ")" + proto + R"(", "field": ")" + field + R"("}})";
 }
@@ -36,8 +38,12 @@ const std::string kCtState = R"({"ct": {"key": "state"}})";
 const std::string kDrop = R"({"drop": null})";
 const std::string kAccept = R"({"accept": null})";
 const std::string kReturn = R"({"return": null})";
-std::string jump(const std::string& t) { return R"({"jump": {"target": ")" + t + R"("}})"; }
-std::string go(const std::string& t) { return R"({"goto": {"target": ")" + t + R"("}})"; }
+std::string jump(const std::string& t) {
+  return R"({"jump": {"target": ")" + t + R"("}})";
+}
+std::string go(const std::string& t) {
+  return R"({"goto": {"target": ")" + t + R"("}})";
+}
 
 // A new udp DNS query from a guest of 192.168.122.0/24 through the forward hook.
 Packet guestPacket() {
@@ -75,21 +81,42 @@ const std::string kFwdDrop = baseChain("fwd", "forward", "drop");
 // --- interface names ------------------------------------------------------------------
 
 TEST(Traffic, InterfaceNamesExactWildcardEscapedAndNegated) {
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", match(meta("iifname"), R"("vnbr0")") + "," + kDrop))), Is::Dropped);
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", match(meta("iifname"), R"("vnbr*")") + "," + kDrop))), Is::Dropped);
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", match(meta("iifname"), R"("docker0")") + "," + kDrop))), Is::Kept);
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", match(meta("iifname"), R"("vnbr\\*")") + "," + kDrop))), Is::Kept);
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", match(meta("oifname"), R"("docker0")", "!=") + "," + kDrop))), Is::Dropped);
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", match(meta("iifname"), R"({"set": ["eth0", "vnbr0"]})") + "," + kDrop))), Is::Dropped);
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", match(meta("iif"), R"("vnbr0")") + "," + kDrop))), Is::Dropped);
+  EXPECT_EQ(outcome(run(kFwdAccept + "," +
+                        rule("fwd", match(meta("iifname"), R"("vnbr0")") + "," + kDrop))),
+            Is::Dropped);
+  EXPECT_EQ(outcome(run(kFwdAccept + "," +
+                        rule("fwd", match(meta("iifname"), R"("vnbr*")") + "," + kDrop))),
+            Is::Dropped);
+  EXPECT_EQ(outcome(run(kFwdAccept + "," +
+                        rule("fwd", match(meta("iifname"), R"("docker0")") + "," + kDrop))),
+            Is::Kept);
+  EXPECT_EQ(outcome(run(kFwdAccept + "," +
+                        rule("fwd", match(meta("iifname"), R"("vnbr\\*")") + "," + kDrop))),
+            Is::Kept);
+  EXPECT_EQ(outcome(run(kFwdAccept + "," +
+                        rule("fwd", match(meta("oifname"), R"("docker0")", "!=") + "," + kDrop))),
+            Is::Dropped);
+  EXPECT_EQ(outcome(run(kFwdAccept + "," +
+                        rule("fwd", match(meta("iifname"), R"({"set": ["eth0", "vnbr0"]})") + "," +
+                                        kDrop))),
+            Is::Dropped);
+  EXPECT_EQ(
+      outcome(run(kFwdAccept + "," + rule("fwd", match(meta("iif"), R"("vnbr0")") + "," + kDrop))),
+      Is::Dropped);
 }
 
 TEST(Traffic, UnknownInterfaceIsMaybeAndAMissingOneNeverMatches) {
   Packet p = guestPacket();
   p.oif.reset();
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", match(meta("oifname"), R"("eth0")") + "," + kDrop), p)), Is::MaybeDropped);
+  EXPECT_EQ(
+      outcome(run(kFwdAccept + "," + rule("fwd", match(meta("oifname"), R"("eth0")") + "," + kDrop),
+                  p)),
+      Is::MaybeDropped);
   p.oif = "";  // e.g. the input hook: no output device; the rule breaks for == and !=
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", match(meta("oifname"), R"("eth0")", "!=") + "," + kDrop), p)), Is::Kept);
+  EXPECT_EQ(outcome(run(kFwdAccept + "," +
+                            rule("fwd", match(meta("oifname"), R"("eth0")", "!=") + "," + kDrop),
+                        p)),
+            Is::Kept);
 }
 
 // --- protocols, ports, dependencies ----------------------------------------------------
@@ -100,20 +127,43 @@ TEST(Traffic, PortsAndImpliedProtocolDependencies) {
   EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", udp53 + "," + kDrop))), Is::Dropped);
   EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", tcp53 + "," + kDrop))), Is::Kept);
   // tcp dport != 22 still needs tcp: never true for udp.
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", match(payload("tcp", "dport"), "22", "!=") + "," + kDrop))), Is::Kept);
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", match(payload("th", "dport"), R"({"set": [22, {"range": [50, 60]}]})") + "," + kDrop))), Is::Dropped);
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", match(payload("udp", "dport"), R"("domain")") + "," + kDrop))), Is::Dropped);
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", match(payload("udp", "sport"), "1024", ">=") + "," + kDrop))), Is::Dropped);
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", match(meta("l4proto"), R"({"set": ["tcp", "udp"]})") + "," + kDrop))), Is::Dropped);
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", match(payload("ip", "protocol"), R"("icmp")") + "," + kDrop))), Is::Kept);
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", match(payload("ip6", "nexthdr"), R"("udp")") + "," + kDrop))), Is::Kept);
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", match(meta("nfproto"), R"("ipv6")") + "," + kDrop))), Is::Kept);
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", match(payload("arp", "operation"), R"("request")") + "," + kDrop))), Is::Kept);
+  EXPECT_EQ(outcome(run(kFwdAccept + "," +
+                        rule("fwd", match(payload("tcp", "dport"), "22", "!=") + "," + kDrop))),
+            Is::Kept);
+  EXPECT_EQ(outcome(run(
+                kFwdAccept + "," +
+                rule("fwd", match(payload("th", "dport"), R"({"set": [22, {"range": [50, 60]}]})") +
+                                "," + kDrop))),
+            Is::Dropped);
+  EXPECT_EQ(outcome(run(kFwdAccept + "," +
+                        rule("fwd", match(payload("udp", "dport"), R"("domain")") + "," + kDrop))),
+            Is::Dropped);
+  EXPECT_EQ(outcome(run(kFwdAccept + "," +
+                        rule("fwd", match(payload("udp", "sport"), "1024", ">=") + "," + kDrop))),
+            Is::Dropped);
+  EXPECT_EQ(
+      outcome(run(kFwdAccept + "," +
+                  rule("fwd", match(meta("l4proto"), R"({"set": ["tcp", "udp"]})") + "," + kDrop))),
+      Is::Dropped);
+  EXPECT_EQ(outcome(run(kFwdAccept + "," +
+                        rule("fwd", match(payload("ip", "protocol"), R"("icmp")") + "," + kDrop))),
+            Is::Kept);
+  EXPECT_EQ(outcome(run(kFwdAccept + "," +
+                        rule("fwd", match(payload("ip6", "nexthdr"), R"("udp")") + "," + kDrop))),
+            Is::Kept);
+  EXPECT_EQ(outcome(run(kFwdAccept + "," +
+                        rule("fwd", match(meta("nfproto"), R"("ipv6")") + "," + kDrop))),
+            Is::Kept);
+  EXPECT_EQ(
+      outcome(run(kFwdAccept + "," +
+                  rule("fwd", match(payload("arp", "operation"), R"("request")") + "," + kDrop))),
+      Is::Kept);
 
   Packet anyProto = guestPacket();
   anyProto.l4.reset();
   anyProto.dport.reset();
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", udp53 + "," + kDrop), anyProto)), Is::MaybeDropped);
+  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", udp53 + "," + kDrop), anyProto)),
+            Is::MaybeDropped);
 }
 
 // --- addresses -------------------------------------------------------------------------
@@ -124,44 +174,70 @@ TEST(Traffic, AddressesPrefixesRangesAndFamilies) {
   };
   Packet subnet = guestPacket();
   subnet.saddr = Cidr::parse("192.168.122.0/24");
-  EXPECT_EQ(outcome(run(drop("saddr", R"({"prefix": {"addr": "192.168.0.0", "len": 16}})"), subnet)), Is::Dropped);
-  EXPECT_EQ(outcome(run(drop("saddr", R"({"prefix": {"addr": "192.168.122.0", "len": 25}})"), subnet)), Is::MaybeDropped);
-  EXPECT_EQ(outcome(run(drop("saddr", R"({"prefix": {"addr": "10.0.0.0", "len": 8}})"), subnet)), Is::Kept);
-  EXPECT_EQ(outcome(run(drop("saddr", R"({"range": ["192.168.121.0", "192.168.123.255"]})"), subnet)), Is::Dropped);
+  EXPECT_EQ(
+      outcome(run(drop("saddr", R"({"prefix": {"addr": "192.168.0.0", "len": 16}})"), subnet)),
+      Is::Dropped);
+  EXPECT_EQ(
+      outcome(run(drop("saddr", R"({"prefix": {"addr": "192.168.122.0", "len": 25}})"), subnet)),
+      Is::MaybeDropped);
+  EXPECT_EQ(outcome(run(drop("saddr", R"({"prefix": {"addr": "10.0.0.0", "len": 8}})"), subnet)),
+            Is::Kept);
+  EXPECT_EQ(
+      outcome(run(drop("saddr", R"({"range": ["192.168.121.0", "192.168.123.255"]})"), subnet)),
+      Is::Dropped);
   EXPECT_EQ(outcome(run(drop("saddr", R"("192.168.122.10")"))), Is::Dropped);
   EXPECT_EQ(outcome(run(drop("saddr", R"("192.168.122.10")", "!="))), Is::Kept);
   // daddr any: only a /0 is sure to match.
   Packet anyDst = guestPacket();
   anyDst.daddr.reset();
-  EXPECT_EQ(outcome(run(drop("daddr", R"({"prefix": {"addr": "10.0.0.0", "len": 8}})"), anyDst)), Is::MaybeDropped);
-  EXPECT_EQ(outcome(run(drop("daddr", R"({"prefix": {"addr": "0.0.0.0", "len": 0}})"), anyDst)), Is::Dropped);
+  EXPECT_EQ(outcome(run(drop("daddr", R"({"prefix": {"addr": "10.0.0.0", "len": 8}})"), anyDst)),
+            Is::MaybeDropped);
+  EXPECT_EQ(outcome(run(drop("daddr", R"({"prefix": {"addr": "0.0.0.0", "len": 0}})"), anyDst)),
+            Is::Dropped);
   // An ip match in an inet chain never holds for IPv6 packets.
   Packet v6 = guestPacket();
   v6.family = Family::V6;
   v6.saddr = Cidr::parse("fd00::10/128");
   v6.daddr = Cidr::parse("2001:db8::1/128");
-  EXPECT_EQ(outcome(run(drop("saddr", R"({"prefix": {"addr": "0.0.0.0", "len": 0}})"), v6)), Is::Kept);
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", match(payload("ip6", "saddr"), R"({"prefix": {"addr": "fd00::", "len": 64}})") + "," + kDrop), v6)), Is::Dropped);
+  EXPECT_EQ(outcome(run(drop("saddr", R"({"prefix": {"addr": "0.0.0.0", "len": 0}})"), v6)),
+            Is::Kept);
+  EXPECT_EQ(outcome(run(kFwdAccept + "," +
+                            rule("fwd", match(payload("ip6", "saddr"),
+                                              R"({"prefix": {"addr": "fd00::", "len": 64}})") +
+                                            "," + kDrop),
+                        v6)),
+            Is::Dropped);
 }
 
 TEST(Traffic, NamedSetsAndUnresolvableSets) {
-  const std::string set = R"({"set": {"family": "inet", "table": "t", "name": "nets", "type": "ipv4_addr", "flags": ["interval"], "elem": [{"prefix": {"addr": "192.168.0.0", "len": 16}}, "10.0.0.1"]}})";
-  EXPECT_EQ(outcome(run(set + "," + kFwdAccept + "," + rule("fwd", match(payload("ip", "saddr"), R"("@nets")") + "," + kDrop))), Is::Dropped);
-  EXPECT_EQ(outcome(run(set + "," + kFwdAccept + "," + rule("fwd", match(payload("ip", "daddr"), R"("@nets")") + "," + kDrop))), Is::Kept);
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", match(payload("ip", "saddr"), R"("@missing")") + "," + kDrop))), Is::MaybeDropped);
+  const std::string set =
+      R"({"set": {"family": "inet", "table": "t", "name": "nets", "type": "ipv4_addr", "flags": ["interval"], "elem": [{"prefix": {"addr": "192.168.0.0", "len": 16}}, "10.0.0.1"]}})";
+  EXPECT_EQ(outcome(run(set + "," + kFwdAccept + "," +
+                        rule("fwd", match(payload("ip", "saddr"), R"("@nets")") + "," + kDrop))),
+            Is::Dropped);
+  EXPECT_EQ(outcome(run(set + "," + kFwdAccept + "," +
+                        rule("fwd", match(payload("ip", "daddr"), R"("@nets")") + "," + kDrop))),
+            Is::Kept);
+  EXPECT_EQ(outcome(run(kFwdAccept + "," +
+                        rule("fwd", match(payload("ip", "saddr"), R"("@missing")") + "," + kDrop))),
+            Is::MaybeDropped);
 }
 
 // --- conntrack -------------------------------------------------------------------------
 
 TEST(Traffic, ConntrackStatesAndChainsBeforeConntrack) {
-  const std::string estAccept = rule("fwd", match(kCtState, R"(["established", "related"])", "in") + "," + kAccept);
+  const std::string estAccept =
+      rule("fwd", match(kCtState, R"(["established", "related"])", "in") + "," + kAccept);
   EXPECT_EQ(outcome(run(kFwdDrop + "," + estAccept)), Is::Dropped);
   Packet reply = guestPacket();
   reply.ct = "established";
   EXPECT_EQ(outcome(run(kFwdDrop + "," + estAccept, reply)), Is::Kept);
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", match(kCtState, R"("invalid")") + "," + kDrop))), Is::Kept);
+  EXPECT_EQ(
+      outcome(run(kFwdAccept + "," + rule("fwd", match(kCtState, R"("invalid")") + "," + kDrop))),
+      Is::Kept);
   // At priority -300 (raw) conntrack has not run: the state is unknown.
-  EXPECT_EQ(outcome(run(baseChain("fwd", "forward", "drop", -300) + "," + estAccept)), Is::MaybeDropped);
+  EXPECT_EQ(outcome(run(baseChain("fwd", "forward", "drop", -300) + "," + estAccept)),
+            Is::MaybeDropped);
 }
 
 // --- control flow ----------------------------------------------------------------------
@@ -182,37 +258,72 @@ TEST(Traffic, JumpReturnAndPolicy) {
                         rule("fwd", match(meta("iifname"), R"("vnbr0")") + "," + jump("guard")))),
             Is::Dropped);
   // goto: falling off the target returns to the base chain's caller, i.e. the policy.
-  EXPECT_EQ(outcome(run(kFwdDrop + "," + chain("g") + "," + rule("fwd", go("g")) + "," + rule("fwd", kAccept))),
+  EXPECT_EQ(outcome(run(kFwdDrop + "," + chain("g") + "," + rule("fwd", go("g")) + "," +
+                        rule("fwd", kAccept))),
             Is::Dropped);
-  EXPECT_EQ(outcome(run(kFwdDrop + "," + chain("j") + "," + rule("fwd", jump("j")) + "," + rule("fwd", kAccept))),
+  EXPECT_EQ(outcome(run(kFwdDrop + "," + chain("j") + "," + rule("fwd", jump("j")) + "," +
+                        rule("fwd", kAccept))),
             Is::Kept);
   // A jump to a chain that is not there: anything may happen.
   EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", jump("nowhere")))), Is::MaybeDropped);
 }
 
 TEST(Traffic, VerdictMaps) {
-  const std::string vmap = R"({"vmap": {"key": {"meta": {"key": "iifname"}}, "data": {"set": [["eth*", {"jump": {"target": "x"}}], ["vnbr0", {"drop": null}]]}}})";
+  const std::string vmap =
+      R"({"vmap": {"key": {"meta": {"key": "iifname"}}, "data": {"set": [["eth*", {"jump": {"target": "x"}}], ["vnbr0", {"drop": null}]]}}})";
   EXPECT_EQ(outcome(run(kFwdAccept + "," + chain("x") + "," + rule("fwd", vmap))), Is::Dropped);
   Packet other = guestPacket();
   other.iif = "eth1";
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + chain("x") + "," + rule("x", kDrop) + "," + rule("fwd", vmap), other)), Is::Dropped);
+  EXPECT_EQ(
+      outcome(run(kFwdAccept + "," + chain("x") + "," + rule("x", kDrop) + "," + rule("fwd", vmap),
+                  other)),
+      Is::Dropped);
   other.iif = "wlan0";
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + chain("x") + "," + rule("x", kDrop) + "," + rule("fwd", vmap), other)), Is::Kept);
-  const std::string named = R"({"map": {"family": "inet", "table": "t", "name": "m", "type": "ifname", "map": "verdict", "elem": [["vnbr0", {"accept": null}]]}})";
-  EXPECT_EQ(outcome(run(named + "," + kFwdDrop + "," + rule("fwd", R"({"vmap": {"key": {"meta": {"key": "iifname"}}, "data": "@m"}})"))), Is::Kept);
+  EXPECT_EQ(
+      outcome(run(kFwdAccept + "," + chain("x") + "," + rule("x", kDrop) + "," + rule("fwd", vmap),
+                  other)),
+      Is::Kept);
+  const std::string named =
+      R"({"map": {"family": "inet", "table": "t", "name": "m", "type": "ifname", "map": "verdict", "elem": [["vnbr0", {"accept": null}]]}})";
+  EXPECT_EQ(
+      outcome(run(named + "," + kFwdDrop + "," +
+                  rule("fwd", R"({"vmap": {"key": {"meta": {"key": "iifname"}}, "data": "@m"}})"))),
+      Is::Kept);
 }
 
 TEST(Traffic, WhatItCannotEvaluateIsMaybe) {
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", match(meta("mark"), "7") + "," + kDrop))), Is::MaybeDropped);
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", std::string(R"({"limit": {"rate": 5, "per": "second"}})") + "," + kDrop))), Is::MaybeDropped);
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", match(R"({"fib": {"result": "type", "flags": ["daddr"]}})", R"("local")") + "," + kDrop))), Is::MaybeDropped);
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", R"({"queue": {"num": 1}})"))), Is::MaybeDropped);
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", std::string(R"({"xt": {"type": "match", "name": "addrtype"}})") + "," + kDrop))), Is::MaybeDropped);
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", R"({"xt": {"type": "target", "name": "REJECT"}})"))), Is::Dropped);
+  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", match(meta("mark"), "7") + "," + kDrop))),
+            Is::MaybeDropped);
+  EXPECT_EQ(outcome(run(kFwdAccept + "," +
+                        rule("fwd", std::string(R"({"limit": {"rate": 5, "per": "second"}})") +
+                                        "," + kDrop))),
+            Is::MaybeDropped);
+  EXPECT_EQ(outcome(run(kFwdAccept + "," +
+                        rule("fwd", match(R"({"fib": {"result": "type", "flags": ["daddr"]}})",
+                                          R"("local")") +
+                                        "," + kDrop))),
+            Is::MaybeDropped);
+  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", R"({"queue": {"num": 1}})"))),
+            Is::MaybeDropped);
+  EXPECT_EQ(
+      outcome(run(kFwdAccept + "," +
+                  rule("fwd", std::string(R"({"xt": {"type": "match", "name": "addrtype"}})") +
+                                  "," + kDrop))),
+      Is::MaybeDropped);
+  EXPECT_EQ(outcome(run(kFwdAccept + "," +
+                        rule("fwd", R"({"xt": {"type": "target", "name": "REJECT"}})"))),
+            Is::Dropped);
   // Counters and logs do not decide anything; a reject is a drop.
-  EXPECT_EQ(outcome(run(kFwdAccept + "," + rule("fwd", R"({"counter": {"packets": 0, "bytes": 0}}, {"log": {"prefix": "x"}}, {"reject": {"type": "icmpx", "expr": "port-unreachable"}})"))), Is::Dropped);
+  EXPECT_EQ(
+      outcome(run(
+          kFwdAccept + "," +
+          rule(
+              "fwd",
+              R"({"counter": {"packets": 0, "bytes": 0}}, {"log": {"prefix": "x"}}, {"reject": {"type": "icmpx", "expr": "port-unreachable"}})"))),
+      Is::Dropped);
   // A maybe-accept before the policy drop: not provable either way.
-  EXPECT_EQ(outcome(run(kFwdDrop + "," + rule("fwd", match(meta("mark"), "7") + "," + kAccept))), Is::MaybeDropped);
+  EXPECT_EQ(outcome(run(kFwdDrop + "," + rule("fwd", match(meta("mark"), "7") + "," + kAccept))),
+            Is::MaybeDropped);
 }
 
 TEST(Traffic, DropSourcesNameTheRuleOrThePolicy) {
@@ -270,11 +381,11 @@ TEST(Traffic, PacketsAtCapsTheCombinations) {
 }
 
 TEST(Traffic, ChainSeesByFamilyAndHook) {
-  Ruleset rs = testutil::rulesetOf(
-      baseChain("i4", "forward", "drop", 0, "filter", "ip") + "," +
-      baseChain("i6", "forward", "drop", 0, "filter", "ip6") + "," +
-      baseChain("in", "forward", "drop") + "," + baseChain("b", "forward", "drop", 0, "filter", "bridge") +
-      "," + baseChain("inp", "input", "drop") + "," + chain("reg"));
+  Ruleset rs = testutil::rulesetOf(baseChain("i4", "forward", "drop", 0, "filter", "ip") + "," +
+                                   baseChain("i6", "forward", "drop", 0, "filter", "ip6") + "," +
+                                   baseChain("in", "forward", "drop") + "," +
+                                   baseChain("b", "forward", "drop", 0, "filter", "bridge") + "," +
+                                   baseChain("inp", "input", "drop") + "," + chain("reg"));
   Traffic t;
   t.hooks = {"forward"};
   EXPECT_TRUE(chainSees(*rs.findChain("ip", "t", "i4"), t));
@@ -292,8 +403,9 @@ TEST(Traffic, ChainSeesByFamilyAndHook) {
 }
 
 TEST(Traffic, DescribeNamesWhatIsKnown) {
-  EXPECT_EQ(describe(guestPacket()),
-            "new udp 192.168.122.10/32 -> 198.51.100.1/32 sport 40000 dport 53 in vnbr0 out uplink0");
+  EXPECT_EQ(
+      describe(guestPacket()),
+      "new udp 192.168.122.10/32 -> 198.51.100.1/32 sport 40000 dport 53 in vnbr0 out uplink0");
   Packet p;
   p.iif = "";
   EXPECT_EQ(describe(p), "ipv4");

@@ -47,13 +47,13 @@ TEST(NftParseInstalled, FindsOnlyThatNetworksChainsAndElements) {
   auto o = parseInstalled(kListing, "default");
   ASSERT_TRUE(o.ok()) << o.error().message();
   EXPECT_THAT(o->chains, UnorderedElementsAre("default_nat"));
-  EXPECT_THAT(o->elements,
-              UnorderedElementsAre(
-                  MapElement{"guests", "\"vnbr0\"", "", "default"},
-                  MapElement{"outbound4", "\"vnbr0\" . 192.168.122.0/24", "", "default"},
-                  MapElement{"outbound4", "\"vnbr0\" . 10.0.0.1", "", "default"},
-                  MapElement{"outbound4", "\"vnbr0\" . 10.1.0.1-10.1.0.9", "", "default"},
-                  MapElement{"nat_custom", "\"vnbr0\"", "default_nat", "default"}));
+  EXPECT_THAT(
+      o->elements,
+      UnorderedElementsAre(MapElement{"guests", "\"vnbr0\"", "", "default"},
+                           MapElement{"outbound4", "\"vnbr0\" . 192.168.122.0/24", "", "default"},
+                           MapElement{"outbound4", "\"vnbr0\" . 10.0.0.1", "", "default"},
+                           MapElement{"outbound4", "\"vnbr0\" . 10.1.0.1-10.1.0.9", "", "default"},
+                           MapElement{"nat_custom", "\"vnbr0\"", "default_nat", "default"}));
 }
 
 TEST(NftParseInstalled, OtherNetworkAndAbsentNetwork) {

@@ -101,16 +101,18 @@ TEST(NftRender, DefaultNatIsOnlySetElements) {
   // per-start cost must not grow with the number of networks.
   std::string text = renderAddNetwork(nfttest::defaultNat(), {}, false);
   for (const auto& l : lines(text)) EXPECT_EQ(0u, l.rfind("add element ", 0)) << l;
-  EXPECT_THAT(elementLines(nfttest::defaultNat()),
-              ::testing::UnorderedElementsAre(
-                  "add element inet vnet guests { \"vnbr0\" comment \"default\" }",
-                  "add element inet vnet guest_pairs { \"vnbr0\" . \"vnbr0\" comment \"default\" }",
-                  "add element inet vnet dhcp4 { \"vnbr0\" comment \"default\" }",
-                  "add element inet vnet dns { \"vnbr0\" comment \"default\" }",
-                  "add element inet vnet replies4 { \"vnbr0\" . 192.168.122.0/24 comment \"default\" }",
-                  "add element inet vnet outbound4 { \"vnbr0\" . 192.168.122.0/24 comment \"default\" }",
-                  "add element inet vnet nat_local4 { \"vnbr0\" . 192.168.122.0/24 . 192.168.122.0/24 comment \"default\" }",
-                  "add element inet vnet masq4 { \"vnbr0\" . 192.168.122.0/24 comment \"default\" }"));
+  EXPECT_THAT(
+      elementLines(nfttest::defaultNat()),
+      ::testing::UnorderedElementsAre(
+          "add element inet vnet guests { \"vnbr0\" comment \"default\" }",
+          "add element inet vnet guest_pairs { \"vnbr0\" . \"vnbr0\" comment \"default\" }",
+          "add element inet vnet dhcp4 { \"vnbr0\" comment \"default\" }",
+          "add element inet vnet dns { \"vnbr0\" comment \"default\" }",
+          "add element inet vnet replies4 { \"vnbr0\" . 192.168.122.0/24 comment \"default\" }",
+          "add element inet vnet outbound4 { \"vnbr0\" . 192.168.122.0/24 comment \"default\" }",
+          "add element inet vnet nat_local4 { \"vnbr0\" . 192.168.122.0/24 . 192.168.122.0/24 "
+          "comment \"default\" }",
+          "add element inet vnet masq4 { \"vnbr0\" . 192.168.122.0/24 comment \"default\" }"));
 }
 
 TEST(NftRender, CommentsStayQuotableAndShort) {
@@ -192,12 +194,13 @@ TEST(NftRender, RemoveDeletesElementsBeforeChains) {
 TEST(NftRender, IsolatedHasNoWayOutAndNoNat) {
   auto net = nfttest::network("hostonly", model::ForwardMode::Isolated, "vnbr8",
                               {nfttest::ipConfig("10.20.0.1/24", true)});
-  EXPECT_THAT(elementLines(net),
-              ::testing::UnorderedElementsAre(
-                  "add element inet vnet guests { \"vnbr8\" comment \"hostonly\" }",
-                  "add element inet vnet guest_pairs { \"vnbr8\" . \"vnbr8\" comment \"hostonly\" }",
-                  "add element inet vnet dhcp4 { \"vnbr8\" comment \"hostonly\" }",
-                  "add element inet vnet dns { \"vnbr8\" comment \"hostonly\" }"));
+  EXPECT_THAT(
+      elementLines(net),
+      ::testing::UnorderedElementsAre(
+          "add element inet vnet guests { \"vnbr8\" comment \"hostonly\" }",
+          "add element inet vnet guest_pairs { \"vnbr8\" . \"vnbr8\" comment \"hostonly\" }",
+          "add element inet vnet dhcp4 { \"vnbr8\" comment \"hostonly\" }",
+          "add element inet vnet dns { \"vnbr8\" comment \"hostonly\" }"));
 }
 
 TEST(NftRender, RouteHasNoNatAndNoStateCheck) {
@@ -263,14 +266,18 @@ TEST(NftRulesUsedBy, ShowsTheRulesOfTheNetworksSetsWithTheirComments) {
   for (const auto& r : rules) texts.push_back(r.chain + ": " + r.rule);
   EXPECT_THAT(texts, ::testing::Contains("input: iifname @dhcp4 udp dport 67 accept"));
   EXPECT_THAT(texts, ::testing::Contains("from_guests: iifname . ip saddr @outbound4 accept"));
-  EXPECT_THAT(texts, ::testing::Contains(
-                         "postrouting: iifname . ip saddr @masq4 meta l4proto tcp masquerade to :1024-65535"));
+  EXPECT_THAT(
+      texts,
+      ::testing::Contains(
+          "postrouting: iifname . ip saddr @masq4 meta l4proto tcp masquerade to :1024-65535"));
   EXPECT_THAT(texts, ::testing::Contains("to_guests: reject"));
   EXPECT_THAT(texts, Not(::testing::Contains("input: iifname @dhcp6 udp dport 547 accept")));
-  EXPECT_THAT(texts, Not(::testing::Contains("from_guests: iifname . ip6 saddr @outbound6 accept")));
+  EXPECT_THAT(texts,
+              Not(::testing::Contains("from_guests: iifname . ip6 saddr @outbound6 accept")));
   for (const auto& r : rules) EXPECT_FALSE(r.comment.empty()) << r.rule;
-  auto masq = std::find_if(rules.begin(), rules.end(),
-                           [](const RuleView& r) { return r.rule.find("@masq4 masquerade") != std::string::npos; });
+  auto masq = std::find_if(rules.begin(), rules.end(), [](const RuleView& r) {
+    return r.rule.find("@masq4 masquerade") != std::string::npos;
+  });
   ASSERT_NE(masq, rules.end());
   EXPECT_EQ("type nat hook postrouting priority srcnat; policy accept;", masq->hook);
   EXPECT_EQ("nat: masquerade guests, other protocols", masq->comment);
@@ -291,7 +298,8 @@ TEST(NftRulesUsedBy, ShowsTheRulesOfTheNetworksSetsWithTheirComments) {
   std::string two = renderRuleset({custom, other});
   for (const auto& r : rulesUsedBy(two, custom)) EXPECT_NE("other_nat", r.chain);
   auto own = rulesUsedBy(two, custom);
-  EXPECT_TRUE(std::any_of(own.begin(), own.end(), [](const RuleView& r) { return r.chain == "default_nat"; }));
+  EXPECT_TRUE(std::any_of(own.begin(), own.end(),
+                          [](const RuleView& r) { return r.chain == "default_nat"; }));
 }
 
 }  // namespace

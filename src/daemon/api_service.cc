@@ -127,18 +127,24 @@ Result<bool> flag(const Request& r, const char* key) {
                         "' is not 1, 0, true, false, yes or no");
 }
 
-// Parses a JSON body (objects only); an empty body gives an empty object.
+// Parses a JSON body (objects only); an empty body gives an empty object. Any JSON error
+// (syntax, or a number too large for a double: nlohmann's out_of_range.406) is a 400 that
+// quotes at most 200 bytes of nlohmann's explanation.
 Result<json> jsonBody(const Request& r) {
   if (r.body.empty()) return json::object();
   json j;
   try {
     j = json::parse(r.body);
-  } catch (const json::parse_error& e) {
-    // nlohmann: "[json.exception.parse_error.101] parse error at line 1, column 8: ..."
+  } catch (const json::exception& e) {
+    // nlohmann: "[json.exception.parse_error.101] parse error at line 1, column 8: ...",
+    // "[json.exception.out_of_range.406] number overflow parsing '1e999'".
     std::string what = e.what();
+    size_t at = what.find("] ");
+    std::string detail = at == std::string::npos ? what : what.substr(at + 2);
     const std::string marker = "parse error at ";
-    size_t at = what.find(marker);
-    std::string detail = at == std::string::npos ? what : what.substr(at + marker.size());
+    if (detail.rfind(marker, 0) == 0) detail.erase(0, marker.size());
+    constexpr size_t kMaxDetail = 200;
+    if (detail.size() > kMaxDetail) detail = detail.substr(0, kMaxDetail) + "...";
     return Error::invalid("request body is not valid JSON: " + detail);
   }
   if (!j.is_object()) {

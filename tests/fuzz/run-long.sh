@@ -67,8 +67,13 @@ for t in "${TARGETS[@]}"; do
   rc=$?
   end=$(date +%s.%N)
   secs=$(python3 -c "print(f'{$end - $start:.0f}')")
-  # libFuzzer's final stats: "stat::number_of_executed_units: N".
-  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | awk '{print $2}')
+  # libFuzzer's final stats ("stat::number_of_executed_units: N") count one process; with
+  # -fork the parent's status lines ("#N: cov: ...") carry the sum over all jobs.
+  if [ "$JOBS" -gt 1 ]; then
+    execs=$(grep -oE '^#[0-9]+:' "$log" | tail -1 | tr -d '#:')
+  else
+    execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | awk '{print $2}')
+  fi
   [ -n "$execs" ] || execs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
   [ -n "$execs" ] || execs=0
   rate=$(python3 -c "print(int($execs / max($end - $start, 0.001)))")

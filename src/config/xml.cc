@@ -221,26 +221,52 @@ std::string describeParseError(std::string_view text, const pugi::xml_parse_resu
   return at + r.description();
 }
 
-// pugixml keeps a repeated attribute (<ip address='a' address='b'>) and reads the first;
-// XML forbids it (section 3.1), libvirt refuses it.
-Status checkAttributes(pugi::xml_document& doc, const LineIndex& lines) {
+// Checks of the parsed tree, element by element:
+//  - pugixml keeps a repeated attribute (<ip address='a' address='b'>) and reads the first;
+//    XML forbids it (section 3.1), libvirt refuses it;
+//  - a character reference is decoded by pugixml without a check: &#1; or &#99999999; would
+//    put a control character or bytes that are not UTF-8 into a value, which the normalized
+//    definition could not be read back from. XML allows only Char (section 2.2) there too.
+Status checkTree(pugi::xml_document& doc, const LineIndex& lines) {
   struct Walker : pugi::xml_tree_walker {
     const LineIndex* lines = nullptr;
     std::optional<Error> error;
     std::vector<std::string_view> names;
-    bool for_each(pugi::xml_node& n) override {
-      if (n.type() != pugi::node_element) return true;
-      names.clear();
-      for (pugi::xml_attribute a : n.attributes()) names.emplace_back(a.name());
-      std::sort(names.begin(), names.end());
-      auto twice = std::adjacent_find(names.begin(), names.end());
-      if (twice == names.end()) return true;
+    static std::string pathOf(pugi::xml_node n) {
       std::string path;
       for (pugi::xml_node p = n; p && p.type() == pugi::node_element; p = p.parent()) {
         path = std::string(p.name()) + (path.empty() ? "" : "/") + path;
       }
-      error = Error::invalid(model::elementLocation(path, lines->line(n.offset_debug())) +
-                             ": attribute '" + std::string(*twice) + "' is given twice");
+      return path;
+    }
+    void fail(pugi::xml_node at, const std::string& what) {
+      pugi::xml_node element = at.type() == pugi::node_element ? at : at.parent();
+      error = Error::invalid(
+          model::elementLocation(pathOf(element), lines->line(element.offset_debug())) + ": " +
+          what);
+    }
+    bool for_each(pugi::xml_node& n) override {
+      if (n.type() == pugi::node_pcdata || n.type() == pugi::node_cdata) {
+        if (auto bad = findBadCharacter(n.value())) {
+          fail(n, "text: " + bad->what + " (from a character reference)");
+          return false;
+        }
+        return true;
+      }
+      if (n.type() != pugi::node_element) return true;
+      names.clear();
+      for (pugi::xml_attribute a : n.attributes()) {
+        names.emplace_back(a.name());
+        if (auto bad = findBadCharacter(a.value())) {
+          fail(n, "attribute '" + std::string(a.name()) + "': " + bad->what +
+                      " (from a character reference)");
+          return false;
+        }
+      }
+      std::sort(names.begin(), names.end());
+      auto twice = std::adjacent_find(names.begin(), names.end());
+      if (twice == names.end()) return true;
+      fail(n, "attribute '" + std::string(*twice) + "' is given twice");
       return false;
     }
   } walker;
@@ -276,7 +302,7 @@ Result<std::unique_ptr<Loaded>> load(std::string_view text, std::string_view roo
                             "a DOCTYPE is not allowed (entities would not be expanded)");
     }
   }
-  if (Status s = checkAttributes(loaded->doc, loaded->lines); !s.ok()) return std::move(s).error();
+  if (Status s = checkTree(loaded->doc, loaded->lines); !s.ok()) return std::move(s).error();
   int roots = 0;
   for (pugi::xml_node n : loaded->doc.children()) roots += n.type() == pugi::node_element;
   pugi::xml_node root = loaded->doc.document_element();

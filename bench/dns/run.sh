@@ -5,6 +5,8 @@
 # a new name) with a fast upstream (a second dnsmasq on 198.51.100.53 in the inet namespace).
 #
 #   bench/dns/run.sh [--quick]
+#   SCENARIOS="c" bench/dns/run.sh --quick        # only some of a b c
+#   PERF_DIR=/tmp/p bench/dns/run.sh --quick      # perf record -g of each server's max runs
 #
 # Per server and scenario: completed queries per second with dnsperf unthrottled (closed loop,
 # 100 queries outstanding) and the rate with < 1% lost (the same when the unthrottled run lost
@@ -180,12 +182,19 @@ run_dnsperf() {
   [ -n "$src" ] && args+=(-a "$src")
   local pid=${PID[$s]} c0 c1 u0 u1 t0 t1
   c0=$(cpu_ticks "$pid"); u0=$(cpu_ticks "$UP_PID")
+  local perf_pid=
+  if [ -n "${PERF_DIR:-}" ] && [ "$phase" = max ]; then
+    mkdir -p "$PERF_DIR"
+    perf record -q -g -p "$pid" -o "$PERF_DIR/perf.$s.$sc.data" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   t0=$(date +%s%N)
   ( timeout $((dur + 20)) ip netns exec "${CLI[$s]}" dnsperf -s "${SRV[$s]}" -d "$data" -l "$dur" \
       "${args[@]}" -v >"$out" 2>&1 || true
     times >"$out.times" )
   t1=$(date +%s%N)
   c1=$(cpu_ticks "$pid"); u1=$(cpu_ticks "$UP_PID")
+  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null || true; fi
   local pc
   pc=$(sed -n 2p "$out.times" | awk '{
     t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); t += a[1] * 60 + a[2] } print t }')
@@ -203,7 +212,7 @@ field() { tail -1 "$RES" | cut -f"$1"; }
 
 echo "== bench/dns$([ $QUICK = 1 ] && echo ' --quick') (dnsperf $(dnsperf -h 2>&1 | sed -n 's/^Version //p'); ${DUR}s runs; dnsperf ${DNSPERF_OPTS[*]}; $NSRC client addresses)"
 declare -A RATE1
-for sc in a b c; do
+for sc in ${SCENARIOS:-a b c}; do
   case $sc in
     a) echo "-- (a) local names: 1,000 static host records" ;;
     b) echo "-- (b) forwarded names, cached: 100 names asked over and over (warmed first)"

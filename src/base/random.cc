@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 namespace vnet {
 
@@ -23,8 +24,19 @@ void randomBytes(void* buf, size_t n) {
 }
 
 uint32_t randomU32() {
+  // getrandom() output taken 256 bytes at a time: one system call per 64 values.
+  struct Pool {
+    uint8_t bytes[256];
+    size_t used = sizeof(bytes);
+  };
+  static thread_local Pool pool;
+  if (pool.used + sizeof(uint32_t) > sizeof(pool.bytes)) {
+    randomBytes(pool.bytes, sizeof(pool.bytes));
+    pool.used = 0;
+  }
   uint32_t v;
-  randomBytes(&v, sizeof(v));
+  std::memcpy(&v, pool.bytes + pool.used, sizeof(v));
+  pool.used += sizeof(v);
   return v;
 }
 

@@ -9,6 +9,7 @@ namespace vnet {
 
 // Fills buf with n random bytes from the kernel CSPRNG.
 void randomBytes(void* buf, size_t n);
+// A random value from the same CSPRNG, drawn from a per-thread buffer of its output.
 uint32_t randomU32();
 // A random RFC 4122 version 4 UUID in its 36-character lower-case text form.
 std::string randomUuid();

@@ -23,8 +23,13 @@ using asio::ip::udp;
 namespace {
 
 constexpr uint16_t kFlagRd = 0x0100;
-constexpr size_t kUdpBufferSize = 65535;
 constexpr auto kResolvCheckInterval = std::chrono::seconds(1);
+// Upstream UDP sockets per server, and the queries one socket carries before it is retired
+// (see forwarder.h). Datagrams read per readiness event before other handlers get a turn.
+constexpr size_t kSocketsPerServer = 32;
+constexpr uint32_t kQueriesPerSocket = 64;
+constexpr auto kSocketLifetime = std::chrono::seconds(10);
+constexpr size_t kReadsPerTurn = 64;
 
 asio::ip::address toAsio(const IpAddress& a) {
   if (a.isV4()) return asio::ip::address_v4(a.v4().toUint());
@@ -101,8 +106,24 @@ std::vector<IpAddress> parseResolvConf(std::string_view text) {
   return out;
 }
 
+// A UDP socket to one upstream server: bound to a random port, connected to the server (the
+// kernel then delivers only the server's datagrams, and its ICMP errors), carrying queries
+// under distinct IDs until it is retired after kQueriesPerSocket or kSocketLifetime; closed when it
+// is retired and its last query is done.
+struct Forwarder::UpstreamSocket {
+  explicit UpstreamSocket(asio::io_context& io) : socket(io) {}
+
+  udp::socket socket;
+  udp::endpoint server;
+  std::unordered_map<uint16_t, std::shared_ptr<Query>> pending;  // by query ID
+  std::chrono::steady_clock::time_point created;
+  uint32_t uses = 0;
+  bool waiting = false;
+  bool retired = false;
+};
+
 struct Forwarder::Query {
-  explicit Query(asio::io_context& io) : timer(io), buf(kUdpBufferSize) {}
+  explicit Query(asio::io_context& io) : timer(io) {}
 
   Forwarder* owner = nullptr;  // null once finished or the forwarder is gone
   CacheKey key;
@@ -116,20 +137,13 @@ struct Forwarder::Query {
   std::vector<uint8_t> packet;
   std::vector<uint8_t> tcpOut;
   std::array<uint8_t, 2> tcpLen{};
-  std::unique_ptr<udp::socket> udpSocket;
+  std::shared_ptr<UpstreamSocket> udpSocket;  // the current attempt's, shared
   std::unique_ptr<tcp::socket> tcpSocket;
   udp::endpoint server;
-  udp::endpoint from;
   asio::steady_timer timer;
-  std::vector<uint8_t> buf;
+  std::vector<uint8_t> tcpBuf;
   std::vector<UpstreamCallback> waiters;
   std::shared_ptr<UpstreamAnswer> fallback;  // a SERVFAIL/REFUSED kept while trying others
-
-  void closeSockets() {
-    boost::system::error_code ignored;
-    if (udpSocket) udpSocket->close(ignored);
-    if (tcpSocket) tcpSocket->close(ignored);
-  }
 };
 
 Forwarder::Forwarder(asio::io_context& io, ForwarderConfig config)
@@ -143,9 +157,130 @@ Forwarder::~Forwarder() {
     q->owner = nullptr;
     q->waiters.clear();
     q->timer.cancel();
-    q->closeSockets();
+    q->udpSocket.reset();
+    q->tcpSocket.reset();
+  }
+  boost::system::error_code ignored;
+  for (auto& [server, sockets] : pools_) {
+    for (auto& u : sockets) {
+      u->pending.clear();
+      u->socket.close(ignored);
+    }
+  }
+  for (auto& u : retired_) {
+    u->pending.clear();
+    u->socket.close(ignored);
   }
   *alive_ = false;
+}
+
+void Forwarder::releaseAttempt(Query& q) {
+  if (q.tcpSocket) {
+    boost::system::error_code ignored;
+    q.tcpSocket->close(ignored);
+    q.tcpSocket.reset();
+  }
+  if (!q.udpSocket) return;
+  std::shared_ptr<UpstreamSocket> u = std::move(q.udpSocket);
+  q.udpSocket.reset();
+  if (auto it = u->pending.find(q.id); it != u->pending.end() && it->second.get() == &q) {
+    u->pending.erase(it);
+  }
+  if (u->retired && u->pending.empty()) closeSocket(u);
+}
+
+void Forwarder::closeSocket(const std::shared_ptr<UpstreamSocket>& u) {
+  boost::system::error_code ignored;
+  u->socket.close(ignored);
+  auto it = std::find(retired_.begin(), retired_.end(), u);
+  if (it != retired_.end()) retired_.erase(it);
+}
+
+void Forwarder::retire(const std::shared_ptr<UpstreamSocket>& u) {
+  if (u->retired) return;
+  u->retired = true;
+  auto& sockets = pools_[u->server];
+  sockets.erase(std::remove(sockets.begin(), sockets.end(), u), sockets.end());
+  if (sockets.empty()) pools_.erase(u->server);
+  if (u->pending.empty()) {
+    boost::system::error_code ignored;
+    u->socket.close(ignored);
+  } else {
+    retired_.push_back(u);
+  }
+}
+
+std::shared_ptr<Forwarder::UpstreamSocket> Forwarder::socketFor(const udp::endpoint& server,
+                                                                boost::system::error_code& ec) {
+  const auto now = std::chrono::steady_clock::now();
+  if (auto it = pools_.find(server); it != pools_.end()) {
+    std::vector<std::shared_ptr<UpstreamSocket>> old;
+    for (const auto& u : it->second) {
+      if (now - u->created >= kSocketLifetime) old.push_back(u);
+    }
+    for (const auto& u : old) retire(u);
+  }
+  auto& sockets = pools_[server];
+  if (sockets.size() >= kSocketsPerServer) return sockets[randomU32() % sockets.size()];
+  auto u = std::make_shared<UpstreamSocket>(io_);
+  u->server = server;
+  u->created = now;
+  u->socket.open(server.protocol(), ec);
+  if (!ec) bindRandomPort(u->socket, server.protocol(), ec);
+  if (!ec) u->socket.connect(server, ec);
+  if (!ec) u->socket.non_blocking(true, ec);
+  if (ec) {
+    if (sockets.empty()) pools_.erase(server);
+    return nullptr;
+  }
+  sockets.push_back(u);
+  return u;
+}
+
+void Forwarder::waitUdp(const std::shared_ptr<UpstreamSocket>& u) {
+  if (u->waiting || u->pending.empty() || !u->socket.is_open()) return;
+  u->waiting = true;
+  u->socket.async_wait(udp::socket::wait_read, [u, alive = std::weak_ptr<bool>(alive_),
+                                                this](const boost::system::error_code& ec) {
+    u->waiting = false;
+    if (ec == asio::error::operation_aborted) return;
+    if (auto a = alive.lock(); !a || !*a) return;
+    drainUdp(u);
+  });
+}
+
+// RFC 5452 §9.1: an answer is accepted only from the server (the socket is connected), for a
+// query in flight on this socket with its ID and question; anything else is counted and
+// ignored, and the wait goes on.
+void Forwarder::drainUdp(const std::shared_ptr<UpstreamSocket>& u) {
+  for (size_t i = 0; i < kReadsPerTurn && u->socket.is_open() && !u->pending.empty(); ++i) {
+    boost::system::error_code ec;
+    const size_t n = u->socket.receive(asio::buffer(rxBuf_), 0, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+    if (ec) {
+      // ICMP port unreachable (ECONNREFUSED) and other socket errors: every query on this
+      // socket moves to its next server; the socket is not used again.
+      retire(u);
+      std::vector<std::shared_ptr<Query>> queries;
+      for (auto& [id, q] : u->pending) queries.push_back(q);
+      for (auto& q : queries) {
+        if (q->owner != nullptr && q->udpSocket == u) nextServer(q);
+      }
+      return;
+    }
+    const std::span<const uint8_t> wire(rxBuf_.data(), n);
+    auto layout = scanMessage(wire);
+    std::shared_ptr<Query> q;
+    if (layout.ok()) {
+      if (auto it = u->pending.find(layout->header.id); it != u->pending.end()) q = it->second;
+    }
+    if (!q || q->owner == nullptr || !matches(*q, *layout)) {
+      ++counters_.badResponses;
+      continue;
+    }
+    onAnswer(q, std::vector<uint8_t>(wire.begin(), wire.end()), std::move(*layout), false);
+  }
+  waitUdp(u);
 }
 
 void Forwarder::reconfigure(ForwarderConfig config) {
@@ -204,6 +339,11 @@ void Forwarder::rebuildGroups() {
   };
   ++generation_;
   groups_.clear();
+  // New servers or not, questions from now on go out on new sockets.
+  std::vector<std::shared_ptr<UpstreamSocket>> pooled;
+  for (const auto& [server, sockets] : pools_)
+    pooled.insert(pooled.end(), sockets.begin(), sockets.end());
+  for (const auto& u : pooled) retire(u);
   Group def;
   def.isDefault = true;
   for (const auto& s : config_.servers) {
@@ -299,9 +439,7 @@ void Forwarder::resolve(const Question& question, bool dnssecOk, UpstreamCallbac
 
 void Forwarder::startAttempt(const std::shared_ptr<Query>& q) {
   ++q->attempt;
-  q->closeSockets();
-  q->udpSocket.reset();
-  q->tcpSocket.reset();
+  releaseAttempt(*q);
   if (q->index >= q->servers.size()) {
     if (q->fallback) {
       finish(q, std::shared_ptr<const UpstreamAnswer>(q->fallback));
@@ -311,23 +449,27 @@ void Forwarder::startAttempt(const std::shared_ptr<Query>& q) {
     }
     return;
   }
-  q->id = uint16_t(randomU32());
-  q->packet = buildQuery(q->id, q->question, q->useEdns, config_.ednsUdpSize, q->dnssecOk);
   const UpstreamServer& s = q->servers[q->index];
   q->server = udp::endpoint(toAsio(s.address), s.port);
-  auto sock = std::make_unique<udp::socket>(io_);
   boost::system::error_code ec;
-  sock->open(q->server.protocol(), ec);
-  if (!ec) bindRandomPort(*sock, q->server.protocol(), ec);
-  // connect(): the kernel then only delivers datagrams from the server's address and port.
-  if (!ec) sock->connect(q->server, ec);
-  if (!ec) sock->non_blocking(true, ec);
-  if (!ec) sock->send(asio::buffer(q->packet), 0, ec);
-  if (ec) return nextServer(q);
+  auto u = socketFor(q->server, ec);
+  if (!u) return nextServer(q);
+  // A random ID (RFC 5452 §9.2) not in use by another query on this socket.
+  do {
+    q->id = uint16_t(randomU32());
+  } while (u->pending.count(q->id) != 0);
+  q->packet = buildQuery(q->id, q->question, q->useEdns, config_.ednsUdpSize, q->dnssecOk);
+  u->socket.send(asio::buffer(q->packet), 0, ec);
+  if (ec) {
+    retire(u);
+    return nextServer(q);
+  }
   ++counters_.upstreamQueries;
-  q->udpSocket = std::move(sock);
+  u->pending.emplace(q->id, q);
+  q->udpSocket = u;
+  if (++u->uses >= kQueriesPerSocket) retire(u);
   armTimer(q);
-  receiveUdp(q);
+  waitUdp(u);
 }
 
 void Forwarder::armTimer(const std::shared_ptr<Query>& q) {
@@ -340,32 +482,9 @@ void Forwarder::armTimer(const std::shared_ptr<Query>& q) {
   });
 }
 
-void Forwarder::receiveUdp(const std::shared_ptr<Query>& q) {
-  q->udpSocket->async_receive_from(
-      asio::buffer(q->buf), q->from,
-      [q, attempt = q->attempt](const boost::system::error_code& ec, size_t n) {
-        Forwarder* self = q->owner;
-        if (self == nullptr || attempt != q->attempt || ec == asio::error::operation_aborted) {
-          return;
-        }
-        // ICMP port unreachable (ECONNREFUSED) and other socket errors: next server.
-        if (ec) return self->nextServer(q);
-        const std::span<const uint8_t> wire(q->buf.data(), n);
-        auto layout = scanMessage(wire);
-        if (q->from != q->server || !layout.ok() || !self->matches(*q, *layout)) {
-          // RFC 5452 §9.1: a non-matching answer is ignored; keep waiting for the real one.
-          ++self->counters_.badResponses;
-          return self->receiveUdp(q);
-        }
-        self->onAnswer(q, std::vector<uint8_t>(wire.begin(), wire.end()), std::move(*layout),
-                       false);
-      });
-}
-
 void Forwarder::startTcp(const std::shared_ptr<Query>& q) {
   ++q->attempt;
-  q->closeSockets();
-  q->udpSocket.reset();
+  releaseAttempt(*q);
   q->tcpSocket = std::make_unique<tcp::socket>(io_);
   q->tcpOut.clear();
   appendU16(q->tcpOut, uint16_t(q->packet.size()));
@@ -395,12 +514,13 @@ void Forwarder::startTcp(const std::shared_ptr<Query>& q) {
                                [q, alive](const boost::system::error_code& ec3, size_t) {
                                  if (alive(ec3) == nullptr) return;
                                  const size_t len = (size_t(q->tcpLen[0]) << 8) | q->tcpLen[1];
+                                 q->tcpBuf.resize(len);
                                  asio::async_read(
-                                     *q->tcpSocket, asio::buffer(q->buf.data(), len),
+                                     *q->tcpSocket, asio::buffer(q->tcpBuf),
                                      [q, alive, len](const boost::system::error_code& ec4, size_t) {
                                        Forwarder* self = alive(ec4);
                                        if (self == nullptr) return;
-                                       const std::span<const uint8_t> wire(q->buf.data(), len);
+                                       const std::span<const uint8_t> wire(q->tcpBuf.data(), len);
                                        auto layout = scanMessage(wire);
                                        if (!layout.ok() || !self->matches(*q, *layout)) {
                                          ++self->counters_.badResponses;
@@ -457,7 +577,7 @@ void Forwarder::finish(const std::shared_ptr<Query>& q,
                        const Result<std::shared_ptr<const UpstreamAnswer>>& r) {
   ++q->attempt;
   q->timer.cancel();
-  q->closeSockets();
+  releaseAttempt(*q);
   q->owner = nullptr;
   if (auto it = inflight_.find(q->key); it != inflight_.end() && it->second == q) {
     inflight_.erase(it);

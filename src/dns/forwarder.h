@@ -4,13 +4,18 @@
 // domain wins; otherwise the default servers (no domain: explicit ones first, then the
 // `nameserver` lines of resolv.conf, re-read when the file's mtime changes).
 //
-// Per attempt (RFC 5452 §9): a new UDP socket bound to a random source port and a random
-// ID; a response is accepted only when it comes from the server's address and port and
-// its ID and question match (anything else is ignored and the wait goes on). After
-// `timeout` the next server in order is tried. TC in a UDP answer → the same server over
-// TCP (RFC 7766 §5). FORMERR/NOTIMP to an EDNS query → the same server without EDNS
-// (RFC 6891 §7). SERVFAIL/REFUSED → the next server, and that answer is given back only
-// if no later server does better. Identical questions in flight share one upstream query.
+// Per attempt (RFC 5452 §9): a UDP socket bound to a random source port and connected to the
+// server, and a random ID. Sockets are pooled per server: up to 32 at once, a new one while
+// fewer exist, else a random one of them; each carries at most 64 queries (distinct IDs among
+// those in flight on it) or lives 10 s and is then retired (and on every reconfiguration), so ports
+// keep changing while a socket's setup and teardown (six system calls) is paid once per 64 queries,
+// not per query. A response is accepted only when it comes from the server's address and port (the
+// kernel checks: the socket is connected) and its ID and question match a query in flight on that
+// socket (anything else is counted and ignored, and the wait goes on). After `timeout` the next
+// server in order is tried. TC in a UDP answer → the same server over TCP (RFC 7766 §5).
+// FORMERR/NOTIMP to an EDNS query → the same server without EDNS (RFC 6891 §7). SERVFAIL/REFUSED →
+// the next server, and that answer is given back only if no later server does better. Identical
+// questions in flight share one upstream query.
 //
 // Single-threaded: everything runs on the io_context's thread.
 #pragma once
@@ -18,8 +23,10 @@
 #include <sys/stat.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -94,6 +101,7 @@ class Forwarder final : public Upstream {
 
  private:
   struct Query;
+  struct UpstreamSocket;
   struct Group {
     Name domain;  // root for the default group
     bool isDefault = false;
@@ -107,7 +115,18 @@ class Forwarder final : public Upstream {
   void startTcp(const std::shared_ptr<Query>& q);
   void nextServer(const std::shared_ptr<Query>& q);
   void armTimer(const std::shared_ptr<Query>& q);
-  void receiveUdp(const std::shared_ptr<Query>& q);
+  // A pooled socket for the server, a new one while the pool is not full; null with ec set
+  // when a new socket cannot be made.
+  std::shared_ptr<UpstreamSocket> socketFor(const boost::asio::ip::udp::endpoint& server,
+                                            boost::system::error_code& ec);
+  void waitUdp(const std::shared_ptr<UpstreamSocket>& u);
+  void drainUdp(const std::shared_ptr<UpstreamSocket>& u);
+  // Takes the socket out of its pool: no new queries; closed once none is in flight on it.
+  void retire(const std::shared_ptr<UpstreamSocket>& u);
+  void closeSocket(const std::shared_ptr<UpstreamSocket>& u);
+  // Ends q's current attempt: leaves its UDP socket (closing it when retired and idle) and
+  // closes its TCP connection.
+  void releaseAttempt(Query& q);
   // Decides what to do with a response that passed validation.
   void onAnswer(const std::shared_ptr<Query>& q, std::vector<uint8_t> wire, MessageLayout layout,
                 bool overTcp);
@@ -125,6 +144,9 @@ class Forwarder final : public Upstream {
   std::vector<Group> groups_;
   uint64_t generation_ = 0;  // bumped by rebuildGroups()
   std::unordered_map<CacheKey, std::shared_ptr<Query>, CacheKeyHash> inflight_;
+  std::map<boost::asio::ip::udp::endpoint, std::vector<std::shared_ptr<UpstreamSocket>>> pools_;
+  std::vector<std::shared_ptr<UpstreamSocket>> retired_;      // with queries still in flight
+  std::vector<uint8_t> rxBuf_ = std::vector<uint8_t>(65535);  // the datagram being read
   uint64_t serial_ = 0;
   ForwarderCounters counters_;
   // Posted callbacks check this so that none runs after the forwarder is gone.

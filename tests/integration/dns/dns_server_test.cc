@@ -105,6 +105,11 @@ class FakeUpstream {
     std::lock_guard<std::mutex> lock(mu_);
     return counts_[key];
   }
+  // UDP queries per source port.
+  std::map<uint16_t, int> queriesByPort() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return byPort_;
+  }
 
  private:
   std::vector<uint8_t> respond(std::span<const uint8_t> query, bool overTcp) {
@@ -146,6 +151,10 @@ class FakeUpstream {
         asio::buffer(buf_), peer_, [this](boost::system::error_code ec, size_t n) {
           if (ec == asio::error::operation_aborted) return;
           if (!ec) {
+            {
+              std::lock_guard<std::mutex> lock(mu_);
+              ++byPort_[peer_.port()];
+            }
             auto reply = std::make_shared<std::vector<uint8_t>>(
                 respond(std::span<const uint8_t>(buf_.data(), n), false));
             const std::string_view raw(reinterpret_cast<const char*>(buf_.data()), n);
@@ -200,6 +209,7 @@ class FakeUpstream {
   udp::endpoint peer_;
   std::mutex mu_;
   std::map<std::string, int> counts_;
+  std::map<uint16_t, int> byPort_;
 };
 
 // An upstream that answers every A query with 203.0.113.66, but wrongly: with the ID off by
@@ -436,6 +446,76 @@ TEST_F(DnsServerTest, DynamicHostsFromLeases) {
     return 0;
   });
   EXPECT_EQ(dig("+short guest1.example.org A"), "198.51.100.1\n");
+}
+
+TEST_F(DnsServerTest, ConnectionRefusedMovesToNextUpstreamAtOnce) {
+  // Nothing listens on 127.0.0.7:53: the kernel answers with ICMP port unreachable, which the
+  // connected upstream socket reports, so the next server is asked without waiting 300 ms.
+  ServerConfig c = baseConfig();
+  c.forwarder.servers = {UpstreamServer{*IpAddress::parse("127.0.0.7"), 53, ""},
+                         UpstreamServer{*IpAddress::parse("127.0.0.2"), 53, ""}};
+  ASSERT_TRUE(onLoop([&] { return server_->reconfigure(c).ok(); }));
+  for (const std::string name : {"refused1.example.org", "refused2.example.org"}) {
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(dig("+short " + name + " A"), "198.51.100.1\n") << name;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(250)) << name;
+  }
+  EXPECT_EQ(onLoop([&] { return server_->forwarder().counters().upstreamTimeouts; }), 0u);
+}
+
+TEST_F(DnsServerTest, ForwardsOverPooledSocketsOnChangingPorts) {
+  // 600 different names, 100 in flight at once from one client: every answer comes back
+  // matched to its question, and the upstream sees them from random ports, at most 64 queries
+  // per port (forwarder.h), so at least 10 ports.
+  ServerConfig c = baseConfig();
+  c.resolver.rateLimit.rate = 0;
+  ASSERT_TRUE(onLoop([&] { return server_->reconfigure(c).ok(); }));
+  constexpr int kQueries = 600;
+  constexpr int kWindow = 100;
+  UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(fd);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(kPort);
+  to.sin_addr.s_addr = htonl(0x7F000001);
+  ASSERT_EQ(::connect(fd.get(), reinterpret_cast<const sockaddr*>(&to), sizeof to), 0);
+  auto nameOf = [](int i) { return "pool" + std::to_string(i) + ".example.org"; };
+  auto send = [&](int i) {
+    Message m;
+    m.header.id = uint16_t(i);
+    m.header.rd = true;
+    m.questions.push_back(Question{*Name::parse(nameOf(i)), RrType::A, kClassIn});
+    auto w = serializeMessage(m);
+    ASSERT_TRUE(w.ok());
+    ASSERT_EQ(::send(fd.get(), w->data(), w->size(), 0), ssize_t(w->size()));
+  };
+  int sent = 0;
+  int answered = 0;
+  std::array<uint8_t, 4096> buf{};
+  while (answered < kQueries) {
+    for (; sent - answered < kWindow && sent < kQueries; ++sent) send(sent);
+    pollfd p{fd.get(), POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 3000), 1) << answered << " answered";
+    const ssize_t n = ::recv(fd.get(), buf.data(), buf.size(), 0);
+    ASSERT_GT(n, 0);
+    auto m = parseMessage(std::span<const uint8_t>(buf.data(), size_t(n)));
+    ASSERT_TRUE(m.ok()) << m.error().message();
+    ASSERT_EQ(m->questions.size(), 1u);
+    EXPECT_EQ(m->questions[0].name.toString(), nameOf(m->header.id));
+    ASSERT_EQ(m->answers.size(), 1u) << nameOf(m->header.id);
+    EXPECT_EQ(std::get<Ipv4>(m->answers[0].data).toString(), "198.51.100.1");
+    ++answered;
+  }
+  const auto ports = upstream_->queriesByPort();
+  int total = 0;
+  for (const auto& [port, n] : ports) {
+    EXPECT_GE(port, 1024) << "source port";
+    EXPECT_LE(n, 64) << "queries from port " << port;
+    total += n;
+  }
+  EXPECT_EQ(total, kQueries);
+  EXPECT_GE(ports.size(), size_t(kQueries / 64 + 1));
+  EXPECT_EQ(onLoop([&] { return server_->forwarder().counters().badResponses; }), 0u);
 }
 
 TEST_F(DnsServerTest, AnswersBurstsOfQueries) {

@@ -4,6 +4,8 @@
 # one netns lab and one run. A /16 pool, fresh clients (every exchange a new MAC).
 #
 #   bench/dhcp/run.sh [--quick]
+#   RATES="4000" SERVERS="vnetnorm kea" bench/dhcp/run.sh --quick   # some rates and servers
+#   PERF_DIR=/tmp/p bench/dhcp/run.sh --quick                       # perf record -g per run
 #
 # Per server: the highest DORA rate with < 1% of exchanges lost (rates stepped up, servers
 # interleaved at each step), DISCOVER-OFFER and REQUEST-ACK latency p50/p99, server CPU time
@@ -39,20 +41,28 @@ QUICK=0
 source "$ROOT/testing/lab/lab.sh"
 lab_bench_preflight bench/dhcp perfdhcp nft
 
+RATES_ENV=${RATES:-}
 if [ $QUICK = 1 ]; then
   RATES=(500); DUR=2; REPS=0; LEASES=1000; FILL_LIMIT=4
 else
   RATES=(100 250 500 1000 2000 3000 4000 6000 8000 12000 16000 24000 32000)
   DUR=10; REPS=3; LEASES=50000; FILL_LIMIT=90
 fi
+[ -n "${RATES_ENV:-}" ] && read -r -a RATES <<<"$RATES_ENV"
 NREQ_CAP=60000        # exchanges per step at most: the pool has 65,521 addresses
 CLIENTS=16000000      # perfdhcp -R: MACs are generated sequentially, so every exchange is a new client
 CLK_TCK=$(getconf CLK_TCK)
 
-SERVERS=(vnet vnetnorm)
+WANT=(${SERVERS:-vnet vnetnorm kea dnsmasq})
+SERVERS=()
 KEA_MISSING="" DNSMASQ_MISSING=""
-if command -v kea-dhcp4 >/dev/null; then SERVERS+=(kea); else KEA_MISSING="kea-dhcp4 not installed (Debian package kea-dhcp4-server): Kea not measured"; fi
-if command -v dnsmasq >/dev/null; then SERVERS+=(dnsmasq); else DNSMASQ_MISSING="dnsmasq not installed (package dnsmasq-base): dnsmasq not measured"; fi
+for s in "${WANT[@]}"; do
+  case $s in
+    vnet|vnetnorm) SERVERS+=("$s") ;;
+    kea) if command -v kea-dhcp4 >/dev/null; then SERVERS+=(kea); else KEA_MISSING="kea-dhcp4 not installed (Debian package kea-dhcp4-server): Kea not measured"; fi ;;
+    dnsmasq) if command -v dnsmasq >/dev/null; then SERVERS+=(dnsmasq); else DNSMASQ_MISSING="dnsmasq not installed (package dnsmasq-base): dnsmasq not measured"; fi ;;
+  esac
+done
 
 LAB_QUIET=1
 lab_init
@@ -276,12 +286,19 @@ run_perf() {
   c0=$(cpu_ticks "$pid")
   local e0 e1 log naks
   e0=$(rcvbuf_errors "${SRVNS[$s]}"); local f0 f1; f0=$(rcvbuf_errors "${CLI[$s]}")
+  local perf_pid=
+  if [ -n "${PERF_DIR:-}" ]; then
+    mkdir -p "$PERF_DIR"
+    perf record -q -g -p "$pid" -o "$PERF_DIR/perf.$s.$rate.$tag.data" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   t0=$(date +%s%N)
   ( timeout $((dur + 30)) ip netns exec "${CLI[$s]}" perfdhcp -4 -l eth0 -r "$rate" -R "$CLIENTS" \
       -b "mac=$base" -p "$dur" -n "$nreq" -W 1000000 -x t >"$out" 2>&1 || true
     times >"$out.times" )
   t1=$(date +%s%N)
   c1=$(cpu_ticks "$pid")
+  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null || true; fi
   e1=$(rcvbuf_errors "${SRVNS[$s]}"); f1=$(rcvbuf_errors "${CLI[$s]}")
   # `times`, second line: user and system time of the subshell's children (perfdhcp).
   pc=$(sed -n 2p "$out.times" | awk '{

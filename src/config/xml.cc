@@ -221,6 +221,62 @@ std::string describeParseError(std::string_view text, const pugi::xml_parse_resu
   return at + r.description();
 }
 
+// The first numeric character reference (section 4.1) beyond U+10FFFF, outside comments,
+// CDATA sections and processing instructions (where nothing is decoded). pugixml accumulates
+// the digits in 32 bits, so &#4294967361; would silently become 'A'.
+std::optional<BadChar> findBadReference(std::string_view text) {
+  size_t i = 0;
+  auto skipPast = [&](std::string_view end) {
+    const size_t e = text.find(end, i);
+    i = e == std::string_view::npos ? text.size() : e + end.size();
+  };
+  while (i < text.size()) {
+    if (text.compare(i, 4, "<!--") == 0) {
+      skipPast("-->");
+      continue;
+    }
+    if (text.compare(i, 9, "<![CDATA[") == 0) {
+      skipPast("]]>");
+      continue;
+    }
+    if (text.compare(i, 2, "<?") == 0) {
+      skipPast("?>");
+      continue;
+    }
+    if (text.compare(i, 2, "&#") != 0) {
+      ++i;
+      continue;
+    }
+    const size_t start = i;
+    size_t j = i + 2;
+    const bool hex = j < text.size() && text[j] == 'x';
+    if (hex) ++j;
+    uint32_t value = 0;  // saturates just above the limit
+    size_t digits = 0;
+    for (; j < text.size(); ++j, ++digits) {
+      const char c = text[j];
+      uint32_t d = 0;
+      if (c >= '0' && c <= '9') {
+        d = uint32_t(c - '0');
+      } else if (hex && c >= 'a' && c <= 'f') {
+        d = uint32_t(c - 'a' + 10);
+      } else if (hex && c >= 'A' && c <= 'F') {
+        d = uint32_t(c - 'A' + 10);
+      } else {
+        break;
+      }
+      value = std::min<uint32_t>(value * (hex ? 16 : 10) + d, 0x110000);
+    }
+    if (digits > 0 && j < text.size() && text[j] == ';' && value > 0x10FFFF) {
+      std::string ref(text.substr(start, std::min<size_t>(j + 1 - start, 24)));
+      if (j + 1 - start > 24) ref += "...";
+      return BadChar{start, "character reference '" + ref + "' is beyond U+10FFFF"};
+    }
+    i = j;
+  }
+  return std::nullopt;
+}
+
 // Checks of the parsed tree, element by element:
 //  - pugixml keeps a repeated attribute (<ip address='a' address='b'>) and reads the first;
 //    XML forbids it (section 3.1), libvirt refuses it;
@@ -289,6 +345,9 @@ Result<std::unique_ptr<Loaded>> load(std::string_view text, std::string_view roo
   };
   if (auto badChar = findBadCharacter(text)) {
     return Error::invalid(at(ptrdiff_t(badChar->offset)) + badChar->what);
+  }
+  if (auto badRef = findBadReference(text)) {
+    return Error::invalid(at(ptrdiff_t(badRef->offset)) + badRef->what);
   }
   pugi::xml_parse_result r = loaded->doc.load_buffer(
       text.data(), text.size(), kParseFlags | pugi::parse_doctype, pugi::encoding_utf8);

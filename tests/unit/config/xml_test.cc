@@ -241,6 +241,31 @@ TEST(configXml, TextKeepsCdataAndCarriageReturnsStably) {
   EXPECT_EQ(parseOk(out).description, net.description);
 }
 
+TEST(configXml, CharacterReferencesBeyondUnicodeAreRefusedWhereTheyAreDecoded) {
+  // 4294967361 is 2^32 + 65: read in 32 bits it would be 'A'.
+  for (const std::string ref : {"&#4294967361;", "&#x100000041;", "&#1114112;", "&#x110000;",
+                                "&#00000000000000000000000000001114112;"}) {
+    auto r = parseNetworkXml("<network><name>n</name><title>" + ref + "</title></network>");
+    ASSERT_FALSE(r.ok()) << ref;
+    EXPECT_NE(r.error().message().find("line 1, column 31: character reference '"),
+              std::string::npos)
+        << r.error().message();
+    EXPECT_NE(r.error().message().find("' is beyond U+10FFFF"), std::string::npos)
+        << r.error().message();
+    auto a = parseNetworkXml("<network><name>n</name><bridge name='b" + ref + "'/></network>");
+    EXPECT_FALSE(a.ok()) << ref;
+  }
+  // The largest character, long runs of leading zeros, and text where nothing is decoded.
+  EXPECT_EQ(parseOk("<network><name>n</name><title>&#x10FFFF;&#0000000000000065;</title></network>")
+                .title,
+            "\xF4\x8F\xBF\xBF"
+            "A");
+  EXPECT_EQ(parseOk("<network><!-- &#4294967361; --><?pi &#x110000;?><name>n</name>"
+                    "<title><![CDATA[&#4294967361;]]></title></network>")
+                .title,
+            "&#4294967361;");
+}
+
 TEST(configXml, IgnoresUnknownAttributes) {
   model::Network net =
       parseOk("<network connections='3'><name>n</name><bridge name='b' zone='x'/></network>");

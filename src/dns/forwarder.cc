@@ -249,6 +249,15 @@ void Forwarder::waitUdp(const std::shared_ptr<UpstreamSocket>& u) {
   });
 }
 
+void Forwarder::failSocket(const std::shared_ptr<UpstreamSocket>& u) {
+  retire(u);
+  std::vector<std::shared_ptr<Query>> queries;
+  for (auto& [id, q] : u->pending) queries.push_back(q);
+  for (auto& q : queries) {
+    if (q->owner != nullptr && q->udpSocket == u) nextServer(q);
+  }
+}
+
 // RFC 5452 §9.1: an answer is accepted only from the server (the socket is connected), for a
 // query in flight on this socket with its ID and question; anything else is counted and
 // ignored, and the wait goes on.
@@ -257,17 +266,7 @@ void Forwarder::drainUdp(const std::shared_ptr<UpstreamSocket>& u) {
     boost::system::error_code ec;
     const size_t n = u->socket.receive(asio::buffer(rxBuf_), 0, ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) break;
-    if (ec) {
-      // ICMP port unreachable (ECONNREFUSED) and other socket errors: every query on this
-      // socket moves to its next server; the socket is not used again.
-      retire(u);
-      std::vector<std::shared_ptr<Query>> queries;
-      for (auto& [id, q] : u->pending) queries.push_back(q);
-      for (auto& q : queries) {
-        if (q->owner != nullptr && q->udpSocket == u) nextServer(q);
-      }
-      return;
-    }
+    if (ec) return failSocket(u);
     const std::span<const uint8_t> wire(rxBuf_.data(), n);
     auto layout = scanMessage(wire);
     std::shared_ptr<Query> q;
@@ -451,18 +450,24 @@ void Forwarder::startAttempt(const std::shared_ptr<Query>& q) {
   }
   const UpstreamServer& s = q->servers[q->index];
   q->server = udp::endpoint(toAsio(s.address), s.port);
-  boost::system::error_code ec;
-  auto u = socketFor(q->server, ec);
-  if (!u) return nextServer(q);
-  // A random ID (RFC 5452 §9.2) not in use by another query on this socket.
-  do {
-    q->id = uint16_t(randomU32());
-  } while (u->pending.count(q->id) != 0);
-  q->packet = buildQuery(q->id, q->question, q->useEdns, config_.ednsUdpSize, q->dnssecOk);
-  u->socket.send(asio::buffer(q->packet), 0, ec);
-  if (ec) {
-    retire(u);
-    return nextServer(q);
+  std::shared_ptr<UpstreamSocket> u;
+  // A pooled socket may hold an ICMP error from an earlier query (a connected UDP socket
+  // reports it on the next send): that socket is retired and the send tried once more.
+  for (int tries = 0; !u; ++tries) {
+    boost::system::error_code ec;
+    u = socketFor(q->server, ec);
+    if (!u) return nextServer(q);
+    // A random ID (RFC 5452 §9.2) not in use by another query on this socket.
+    do {
+      q->id = uint16_t(randomU32());
+    } while (u->pending.count(q->id) != 0);
+    q->packet = buildQuery(q->id, q->question, q->useEdns, config_.ednsUdpSize, q->dnssecOk);
+    u->socket.send(asio::buffer(q->packet), 0, ec);
+    if (ec) {
+      failSocket(u);
+      u.reset();
+      if (tries == 1) return nextServer(q);
+    }
   }
   ++counters_.upstreamQueries;
   u->pending.emplace(q->id, q);

@@ -124,6 +124,9 @@ class Forwarder final : public Upstream {
   // Takes the socket out of its pool: no new queries; closed once none is in flight on it.
   void retire(const std::shared_ptr<UpstreamSocket>& u);
   void closeSocket(const std::shared_ptr<UpstreamSocket>& u);
+  // A socket error (ICMP port unreachable: ECONNREFUSED, and others): the socket is retired
+  // and every query in flight on it moves to its next server.
+  void failSocket(const std::shared_ptr<UpstreamSocket>& u);
   // Ends q's current attempt: leaves its UDP socket (closing it when retired and idle) and
   // closes its TCP connection.
   void releaseAttempt(Query& q);

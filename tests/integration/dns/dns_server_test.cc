@@ -463,6 +463,33 @@ TEST_F(DnsServerTest, ConnectionRefusedMovesToNextUpstreamAtOnce) {
   EXPECT_EQ(onLoop([&] { return server_->forwarder().counters().upstreamTimeouts; }), 0u);
 }
 
+TEST_F(DnsServerTest, UpstreamGoingAwayMovesPooledQueriesOnAtOnce) {
+  // 40 questions fill 127.0.0.8's socket pool; then that upstream stops. Questions sent on
+  // its pooled sockets get ICMP port unreachable and move to 127.0.0.2 without a time-out.
+  auto first = onLoop([&] { return std::make_unique<FakeUpstream>(io_, "127.0.0.8"); });
+  ServerConfig c = baseConfig();
+  c.forwarder.servers = {UpstreamServer{*IpAddress::parse("127.0.0.8"), 53, ""},
+                         UpstreamServer{*IpAddress::parse("127.0.0.2"), 53, ""}};
+  ASSERT_TRUE(onLoop([&] { return server_->reconfigure(c).ok(); }));
+  for (int i = 0; i < 40; ++i) {
+    const std::string name = "fill" + std::to_string(i) + ".example.org";
+    ASSERT_EQ(dig("+short " + name + " A"), "198.51.100.1\n") << name;
+    ASSERT_EQ(first->count(name + "/udp"), 1) << name;
+  }
+  onLoop([&] {
+    first.reset();
+    return 0;
+  });
+  for (int i = 0; i < 5; ++i) {
+    const std::string name = "after" + std::to_string(i) + ".example.org";
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(dig("+short " + name + " A"), "198.51.100.1\n") << name;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(250)) << name;
+    EXPECT_EQ(upstream_->count(name + "/udp"), 1) << name;
+  }
+  EXPECT_EQ(onLoop([&] { return server_->forwarder().counters().upstreamTimeouts; }), 0u);
+}
+
 TEST_F(DnsServerTest, ForwardsOverPooledSocketsOnChangingPorts) {
   // 600 different names, 100 in flight at once from one client: every answer comes back
   // matched to its question, and the upstream sees them from random ports, at most 64 queries

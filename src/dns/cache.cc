@@ -1,8 +1,15 @@
 #include "dns/cache.h"
 
 #include <algorithm>
+#include <unordered_map>
 
 namespace vnet::dns {
+
+#if defined(__GLIBCXX__)
+// See CacheKeyHash: the containers keyed by names keep each node's hash.
+static_assert(std::__cache_default<CacheKey, CacheKeyHash>::value);
+static_assert(std::__cache_default<Name, NameHash>::value);
+#endif
 
 namespace {
 

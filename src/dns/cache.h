@@ -33,8 +33,10 @@ struct CacheKey {
   }
 };
 
+// Not noexcept on purpose: libstdc++'s unordered containers then keep each node's hash, and
+// a lookup does not hash every name it walks past again (NameHash too).
 struct CacheKeyHash {
-  size_t operator()(const CacheKey& k) const noexcept {
+  size_t operator()(const CacheKey& k) const {
     return k.name.hash() ^ (size_t(k.type) << 1) ^ (size_t(k.qclass) << 17) ^
            (k.dnssecOk ? 0x9e3779b9u : 0u);
   }

@@ -86,8 +86,9 @@ inline uint8_t foldCase(uint8_t c) {
 // Case-insensitive equality of two uncompressed wire names (or suffixes of them).
 bool wireNamesEqual(std::span<const uint8_t> a, std::span<const uint8_t> b);
 
+// Not noexcept on purpose: see CacheKeyHash (cache.h).
 struct NameHash {
-  size_t operator()(const Name& n) const noexcept { return n.hash(); }
+  size_t operator()(const Name& n) const { return n.hash(); }
 };
 
 }  // namespace vnet::dns

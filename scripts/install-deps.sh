@@ -8,7 +8,7 @@ PACKAGES=(
   cmake ninja-build g++ pkg-config clang clang-format libclang-rt-14-dev
   libnl-3-dev libnl-route-3-dev libnftables-dev libmnl-dev libnftnl-dev
   libnetfilter-conntrack-dev libpcap-dev libboost-dev libpugixml-dev nlohmann-json3-dev
-  libcli11-dev libspdlog-dev libfmt-dev libsqlite3-dev libsystemd-dev
+  libcli11-dev libspdlog-dev libfmt-dev libsqlite3-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # the lab, tests and the demo look at what vnet did with these
   iproute2 iputils-ping nftables busybox udhcpc isc-dhcp-client bind9-dnsutils tcpdump iperf3 curl

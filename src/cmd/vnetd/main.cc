@@ -3,7 +3,6 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
-#include <systemd/sd-daemon.h>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
@@ -11,6 +10,7 @@
 #include <filesystem>
 
 #include "api/http_server.h"
+#include "base/service_notify.h"
 #include "daemon/api_service.h"
 #include "daemon/doctor_service.h"
 #include "daemon/events.h"
@@ -195,8 +195,10 @@ int main(int argc, char** argv) {
   });
 
   spdlog::info("vnetd ready on {}", socketPath);
-  sd_notify(0, "READY=1");
+  if (vnet::Status s = vnet::notifyServiceManager("READY=1"); !s.ok()) {
+    spdlog::warn("{}", s.error().message());
+  }
   io.run();
-  sd_notify(0, "STOPPING=1");
+  (void)vnet::notifyServiceManager("STOPPING=1");
   return 0;
 }

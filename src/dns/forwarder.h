@@ -9,13 +9,15 @@
 // fewer exist, else a random one of them; each carries at most 64 queries (distinct IDs among
 // those in flight on it) or lives 10 s and is then retired (and on every reconfiguration), so ports
 // keep changing while a socket's setup and teardown (six system calls) is paid once per 64 queries,
-// not per query. A response is accepted only when it comes from the server's address and port (the
-// kernel checks: the socket is connected) and its ID and question match a query in flight on that
-// socket (anything else is counted and ignored, and the wait goes on). After `timeout` the next
-// server in order is tried. TC in a UDP answer → the same server over TCP (RFC 7766 §5).
-// FORMERR/NOTIMP to an EDNS query → the same server without EDNS (RFC 6891 §7). SERVFAIL/REFUSED →
-// the next server, and that answer is given back only if no later server does better. Identical
-// questions in flight share one upstream query.
+// not per query. An off-path spoofer must hit a (port, ID) pair in flight: their number is the
+// number of queries in flight either way, so sharing a secret random port does not make that
+// easier (dnsmasq shares its random ports the same way). A response is accepted only when it comes
+// from the server's address and port (the kernel checks: the socket is connected) and its ID and
+// question match a query in flight on that socket (anything else is counted and ignored, and the
+// wait goes on). After `timeout` the next server in order is tried. TC in a UDP answer → the same
+// server over TCP (RFC 7766 §5). FORMERR/NOTIMP to an EDNS query → the same server without EDNS
+// (RFC 6891 §7). SERVFAIL/REFUSED → the next server, and that answer is given back only if no later
+// server does better. Identical questions in flight share one upstream query.
 //
 // Single-threaded: everything runs on the io_context's thread.
 #pragma once

@@ -42,9 +42,9 @@ class ServiceNotifyTest : public ::testing::Test {
 };
 
 TEST_F(ServiceNotifyTest, SendsToAPathSocket) {
-  const std::string path = (std::filesystem::temp_directory_path() /
-                            ("vnet-notify-" + std::to_string(::getpid())))
-                               .string();
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("vnet-notify-" + std::to_string(::getpid())))
+          .string();
   std::filesystem::remove(path);
   UniqueFd fd = listenAt(path);
   ::setenv("NOTIFY_SOCKET", path.c_str(), 1);

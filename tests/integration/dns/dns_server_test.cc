@@ -450,24 +450,28 @@ TEST_F(DnsServerTest, DynamicHostsFromLeases) {
 
 TEST_F(DnsServerTest, ConnectionRefusedMovesToNextUpstreamAtOnce) {
   // Nothing listens on 127.0.0.7:53: the kernel answers with ICMP port unreachable, which the
-  // connected upstream socket reports, so the next server is asked without waiting 300 ms.
+  // connected upstream socket reports, so the next server is asked without waiting for the
+  // 2 s time-out (the counter tells; the clock only catches a hang).
   ServerConfig c = baseConfig();
+  c.forwarder.timeout = std::chrono::milliseconds(2000);
   c.forwarder.servers = {UpstreamServer{*IpAddress::parse("127.0.0.7"), 53, ""},
                          UpstreamServer{*IpAddress::parse("127.0.0.2"), 53, ""}};
   ASSERT_TRUE(onLoop([&] { return server_->reconfigure(c).ok(); }));
   for (const std::string name : {"refused1.example.org", "refused2.example.org"}) {
     const auto start = std::chrono::steady_clock::now();
     EXPECT_EQ(dig("+short " + name + " A"), "198.51.100.1\n") << name;
-    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(250)) << name;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500)) << name;
   }
   EXPECT_EQ(onLoop([&] { return server_->forwarder().counters().upstreamTimeouts; }), 0u);
 }
 
 TEST_F(DnsServerTest, UpstreamGoingAwayMovesPooledQueriesOnAtOnce) {
   // 40 questions fill 127.0.0.8's socket pool; then that upstream stops. Questions sent on
-  // its pooled sockets get ICMP port unreachable and move to 127.0.0.2 without a time-out.
+  // its pooled sockets get ICMP port unreachable and move to 127.0.0.2 without the 2 s
+  // time-out.
   auto first = onLoop([&] { return std::make_unique<FakeUpstream>(io_, "127.0.0.8"); });
   ServerConfig c = baseConfig();
+  c.forwarder.timeout = std::chrono::milliseconds(2000);
   c.forwarder.servers = {UpstreamServer{*IpAddress::parse("127.0.0.8"), 53, ""},
                          UpstreamServer{*IpAddress::parse("127.0.0.2"), 53, ""}};
   ASSERT_TRUE(onLoop([&] { return server_->reconfigure(c).ok(); }));
@@ -484,7 +488,7 @@ TEST_F(DnsServerTest, UpstreamGoingAwayMovesPooledQueriesOnAtOnce) {
     const std::string name = "after" + std::to_string(i) + ".example.org";
     const auto start = std::chrono::steady_clock::now();
     EXPECT_EQ(dig("+short " + name + " A"), "198.51.100.1\n") << name;
-    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(250)) << name;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500)) << name;
     EXPECT_EQ(upstream_->count(name + "/udp"), 1) << name;
   }
   EXPECT_EQ(onLoop([&] { return server_->forwarder().counters().upstreamTimeouts; }), 0u);

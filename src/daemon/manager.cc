@@ -527,6 +527,21 @@ Result<model::Port> Manager::addPort(const PortRequest& req) {
   return p;
 }
 
+void Manager::noteAdoptedPort(const std::string& port, const std::string& network) {
+  auto it = adopted_.find(port);
+  const std::string before = it == adopted_.end() ? "" : it->second;
+  if (before == network) return;
+  if (!before.empty()) {
+    adopted_.erase(it);
+    publish(event_type::kPortRemoved, before, {{"port", port}});
+  }
+  if (!network.empty()) {
+    adopted_[port] = network;
+    spdlog::info("port {} (adopted) joined network '{}'", port, network);
+    publish(event_type::kPortAdded, network, {{"port", port}, {"kind", "adopted"}});
+  }
+}
+
 Status Manager::removePort(const std::string& network, const std::string& port) {
   auto all = ports(network);
   if (!all) return std::move(all).error();
@@ -536,6 +551,7 @@ Status Manager::removePort(const std::string& network, const std::string& port) 
     errs.add(links_.deleteLink(port));
     if (p.kind != model::PortKind::Adopted) errs.add(state_.removePort(network, port));
     ++generation_;
+    adopted_.erase(port);  // its link event must not announce the removal again
     spdlog::info("port {} removed from network '{}'", port, network);
     publish(event_type::kPortRemoved, network, {{"port", port}});
     return errs.toStatus("removing port " + port);

@@ -124,6 +124,11 @@ class Manager {
   // and the observer is told. Networks with autorepair off are left alone.
   ReconcileResult reconcile(const ReconcileScope& scope);
   std::vector<WatchedNetwork> watched();
+  // An interface vnet did not make is now on the bridge of `network` ("" when on none of
+  // ours), as a link event showed (daemon/repairer.h): port.added / port.removed with kind
+  // "adopted" are published when that changes, the way port-list shows such ports (for the
+  // networks the Repairer watches: active, autorepair on).
+  void noteAdoptedPort(const std::string& port, const std::string& network);
   // Changes whenever watched() may have changed (starts, stops, ports, autorepair).
   uint64_t generation() const { return generation_; }
   void setRepairObserver(RepairObserver observer) { onRepair_ = std::move(observer); }
@@ -188,6 +193,7 @@ class Manager {
   RepairObserver onRepair_;
   uint64_t generation_ = 0;
   EventBus* events_ = nullptr;
+  std::map<std::string, std::string> adopted_;  // port -> network, as last published
   kernel::Telemetry* telemetry_ = nullptr;
 };
 

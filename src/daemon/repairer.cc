@@ -64,10 +64,20 @@ void Repairer::onLink(const kernel::LinkEvent& e) {
     if (!e.up) mark(br->second, "bridge " + e.name + " down");
     return;
   }
-  if (auto port = byPort_.find(e.name); port != byPort_.end() && !e.removed) {
+  if (auto port = byPort_.find(e.name); port != byPort_.end()) {
+    if (e.removed) return;
     const std::string& bridge = watched_[port->second].bridge;
     if (e.master != indexOf_[bridge]) mark(port->second, "port " + e.name + " left " + bridge);
+    return;
   }
+  // Someone else's interface on (or off) a watched bridge: libvirt's <interface type='bridge'>.
+  std::string network;
+  if (!e.removed && e.master != 0) {
+    for (const auto& [bridge, index] : indexOf_) {
+      if (index == e.master) network = byBridge_[bridge];
+    }
+  }
+  manager_.noteAdoptedPort(e.name, network);
 }
 
 void Repairer::onAddress(const kernel::AddressEvent& e) {

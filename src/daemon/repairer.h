@@ -7,6 +7,8 @@
 // - A committed nftables transaction that touched our table and was not made by this
 //   process (its NEWGEN names another pid) marks the firewall to check: one listing of our
 //   table, whatever the number of networks; events of other tables are ignored unread.
+// - A link event of an interface vnet did not make that joins or leaves a watched bridge is
+//   passed to Manager::noteAdoptedPort (port.added / port.removed events); nothing to repair.
 // - Lost events mark everything.
 // - ip_forward has no event: the forwarding sysctls are read every `poll`.
 // Marks are collected for `settle` after the first one (a burst such as `nft flush

@@ -215,6 +215,14 @@ check "a capture whose only interface disappeared ends by itself" lab_wait_for b
 check_output "vnetd says where it stopped capturing" "no longer capturing there" cat "$LAB_VNETD_LOG"
 check "that capture's file is still readable" tshark -r "$LAB_DIR/gone.pcapng"
 check "event: port.removed" lab_wait_for ev_has "$LAB_DIR/events.all" port.removed default port "$PORT2"
+# --- an interface someone else puts on the bridge (libvirt's <interface type='bridge'>) ---
+lab_host ip link add fx0 type veth peer name fx1
+lab_host ip link set fx0 master vnbr0
+check "event: port.added, kind adopted, for an interface someone else put on the bridge" \
+  lab_wait_for ev_has "$LAB_DIR/events.all" port.added default port fx0 kind adopted
+lab_host ip link del fx0
+check "event: port.removed when that interface is deleted" \
+  lab_wait_for ev_has "$LAB_DIR/events.all" port.removed default port fx0
 kill -INT "$EV_ISO"; wait "$EV_ISO" 2>/dev/null
 check "Ctrl-C on events unsubscribes" \
   lab_wait_for bash -c "curl -sf --unix-socket '$LAB_SOCK' http://vnetd/metrics | grep -qx 'vnet_event_subscribers 1'"

@@ -382,6 +382,46 @@ TEST_F(RepairerTest, LinkAndAddressEventsReachTheirNetwork) {
   EXPECT_EQ(repairs("default"), 3u);
 }
 
+TEST_F(RepairerTest, InterfacesOthersPutOnTheBridgeArePublishedAsAdoptedPorts) {
+  EventBus bus;
+  m().setEventBus(&bus);
+  const std::string ours = addVeth();
+  repairer();
+  const int index = bridgeIndex();
+  // A tap that libvirt/QEMU made and enslaved, as port-list shows it.
+  kernel::TapSpec tap;
+  tap.name = "vnet7";
+  tap.master = "vnbr0";
+  ASSERT_TRUE(links_.addTap(tap).ok());
+  const int tapIndex = links_.link("vnet7")->info.ifindex;
+  auto portEvents = [&] {
+    std::vector<std::string> out;
+    for (const auto& e : bus.recent("default", 100)) {
+      if (e.type != event_type::kPortAdded && e.type != event_type::kPortRemoved) continue;
+      std::string line = e.type;
+      for (const auto& [k, v] : e.details) line += " " + k + "=" + v;
+      out.push_back(line);
+    }
+    return out;
+  };
+  repairer().onLink({false, tapIndex, "vnet7", true, index});
+  repairer().onLink({false, tapIndex, "vnet7", true, index});  // a second event: no repeat
+  repairer().onLink({false, links_.link(ours)->info.ifindex, ours, true, index});  // ours
+  repairer().onLink({false, 78, "eth1", true, 0});         // not on our bridge
+  repairer().onLink({false, tapIndex, "vnet7", true, 0});  // taken off the bridge
+  repairer().onLink({true, tapIndex, "vnet7", false, 0});  // then deleted
+  // Back on, then deleted while on it.
+  repairer().onLink({false, tapIndex, "vnet7", true, index});
+  repairer().onLink({true, tapIndex, "vnet7", false, 0});
+  runFor(60ms);
+  EXPECT_THAT(portEvents(),
+              ElementsAre(HasSubstr("port.added port=" + ours),
+                          "port.added port=vnet7 kind=adopted", "port.removed port=vnet7",
+                          "port.added port=vnet7 kind=adopted", "port.removed port=vnet7"));
+  EXPECT_EQ(repairs("default"), 0u);
+  m().setEventBus(nullptr);
+}
+
 TEST_F(RepairerTest, ADeletedBridgeIsFollowedByItsNewIfindex) {
   repairer();
   ASSERT_TRUE(links_.deleteLink("vnbr0").ok());

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/json_text.h"
+#include "base/hex.h"
 
 namespace vnet::api {
 
@@ -69,13 +70,6 @@ const char* reasonFor(int status) {
   }
 }
 
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // Decodes one part of the request target; `base` is its offset in the target (for messages).
 Result<std::string> percentDecode(std::string_view s, bool plusIsSpace, size_t base) {
   std::string out;
@@ -84,12 +78,12 @@ Result<std::string> percentDecode(std::string_view s, bool plusIsSpace, size_t b
     char c = s[i];
     if (c == '%') {
       std::string_view escape = s.substr(i, 3);
-      if (escape.size() < 3 || hexValue(escape[1]) < 0 || hexValue(escape[2]) < 0) {
+      if (escape.size() < 3 || hexDigitValue(escape[1]) < 0 || hexDigitValue(escape[2]) < 0) {
         return Error::invalid("request target: malformed percent escape '" + std::string(escape) +
                               "' at offset " + std::to_string(base + i) +
                               " (expected % and two hex digits)");
       }
-      out.push_back(static_cast<char>(hexValue(escape[1]) * 16 + hexValue(escape[2])));
+      out.push_back(static_cast<char>(hexDigitValue(escape[1]) * 16 + hexDigitValue(escape[2])));
       i += 2;
     } else if (c == '+' && plusIsSpace) {
       out.push_back(' ');

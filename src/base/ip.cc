@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "base/hex.h"
+
 namespace vnet {
 
 namespace {
@@ -116,16 +118,10 @@ std::string Cidr::toString() const {
 std::optional<Mac> Mac::parse(std::string_view text) {
   if (text.size() != 17) return std::nullopt;
   Bytes b{};
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
   char sep = text[2];
   if (sep != ':' && sep != '-') return std::nullopt;
   for (int i = 0; i < 6; ++i) {
-    int hi = hex(text[i * 3]), lo = hex(text[i * 3 + 1]);
+    int hi = hexDigitValue(text[i * 3]), lo = hexDigitValue(text[i * 3 + 1]);
     if (hi < 0 || lo < 0) return std::nullopt;
     if (i < 5 && text[i * 3 + 2] != sep) return std::nullopt;
     b[i] = uint8_t(hi * 16 + lo);

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <vector>
 
+#include "base/hex.h"
 #include "base/random.h"
 
 namespace vnet::config {
@@ -255,17 +256,9 @@ std::optional<BadChar> findBadReference(std::string_view text) {
     size_t digits = 0;
     for (; j < text.size(); ++j, ++digits) {
       const char c = text[j];
-      uint32_t d = 0;
-      if (c >= '0' && c <= '9') {
-        d = uint32_t(c - '0');
-      } else if (hex && c >= 'a' && c <= 'f') {
-        d = uint32_t(c - 'a' + 10);
-      } else if (hex && c >= 'A' && c <= 'F') {
-        d = uint32_t(c - 'A' + 10);
-      } else {
-        break;
-      }
-      value = std::min<uint32_t>(value * (hex ? 16 : 10) + d, 0x110000);
+      const int d = hex ? hexDigitValue(c) : (c >= '0' && c <= '9' ? c - '0' : -1);
+      if (d < 0) break;
+      value = std::min<uint32_t>(value * (hex ? 16 : 10) + uint32_t(d), 0x110000);
     }
     if (digits > 0 && j < text.size() && text[j] == ';' && value > 0x10FFFF) {
       std::string ref(text.substr(start, std::min<size_t>(j + 1 - start, 24)));

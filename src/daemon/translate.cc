@@ -1,15 +1,10 @@
 #include "daemon/translate.h"
 
+#include "base/hex.h"
+
 namespace vnet::daemon {
 
 namespace {
-int hexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 uint32_t leaseSeconds(const std::optional<model::Lease>& lease, uint32_t fallback) {
   if (!lease) return fallback;
   uint64_t s = lease->seconds();
@@ -21,7 +16,7 @@ std::vector<uint8_t> parseClientId(const std::string& id) {
   std::vector<uint8_t> out;
   bool hex = id.size() >= 2 && (id.size() + 1) % 3 == 0;
   for (size_t i = 0; hex && i < id.size(); i += 3) {
-    int hi = hexDigit(id[i]), lo = hexDigit(id[i + 1]);
+    int hi = hexDigitValue(id[i]), lo = hexDigitValue(id[i + 1]);
     if (hi < 0 || lo < 0 || (i + 2 < id.size() && id[i + 2] != ':')) {
       hex = false;
       break;

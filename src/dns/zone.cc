@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "base/hex.h"
+
 namespace vnet::dns {
 
 namespace {
@@ -83,13 +85,6 @@ bool labelIs(std::string_view label, std::string_view lower) {
   return true;
 }
 
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 }  // namespace
 
 Name reverseName(const IpAddress& ip) {
@@ -125,7 +120,7 @@ bool parseReverseName(const Name& qname, IpAddress& address, int& prefixBits) {
     for (size_t i = 0; i < k; ++i) {
       const std::string_view l = qname.label(k - 1 - i);
       if (l.size() != 1) return false;
-      const int v = hexValue(l[0]);
+      const int v = hexDigitValue(l[0]);
       if (v < 0) return false;
       b[i / 2] = uint8_t(b[i / 2] | ((i % 2) ? v : (v << 4)));
     }

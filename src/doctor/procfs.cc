@@ -9,6 +9,7 @@
 #include <memory>
 #include <sstream>
 
+#include "base/hex.h"
 #include "base/unique_fd.h"
 
 namespace vnet::doctor {
@@ -21,10 +22,7 @@ std::optional<uint32_t> hex32(std::string_view s) {
   if (s.empty() || s.size() > 8) return std::nullopt;
   uint32_t v = 0;
   for (char c : s) {
-    int d = c >= '0' && c <= '9'   ? c - '0'
-            : c >= 'A' && c <= 'F' ? c - 'A' + 10
-            : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                   : -1;
+    const int d = hexDigitValue(c);
     if (d < 0) return std::nullopt;
     v = (v << 4) | static_cast<uint32_t>(d);
   }

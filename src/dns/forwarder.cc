@@ -108,8 +108,8 @@ std::vector<IpAddress> parseResolvConf(std::string_view text) {
 
 // A UDP socket to one upstream server: bound to a random port, connected to the server (the
 // kernel then delivers only the server's datagrams, and its ICMP errors), carrying queries
-// under distinct IDs until it is retired after kQueriesPerSocket or kSocketLifetime; closed when it
-// is retired and its last query is done.
+// under distinct IDs until it is retired (after kQueriesPerSocket, or picked when older than
+// kSocketLifetime); closed when it is retired and its last query is done.
 struct Forwarder::UpstreamSocket {
   explicit UpstreamSocket(asio::io_context& io) : socket(io) {}
 
@@ -153,23 +153,23 @@ Forwarder::Forwarder(asio::io_context& io, ForwarderConfig config)
 }
 
 Forwarder::~Forwarder() {
+  boost::system::error_code ignored;
+  // Every socket is either pooled or (retired) held by a query in flight on it. Clearing
+  // `pending` breaks the socket <-> query reference cycle.
+  auto close = [&](const std::shared_ptr<UpstreamSocket>& u) {
+    u->pending.clear();
+    u->socket.close(ignored);
+  };
   for (auto& [key, q] : inflight_) {
     q->owner = nullptr;
     q->waiters.clear();
     q->timer.cancel();
+    if (q->udpSocket) close(q->udpSocket);
     q->udpSocket.reset();
     q->tcpSocket.reset();
   }
-  boost::system::error_code ignored;
   for (auto& [server, sockets] : pools_) {
-    for (auto& u : sockets) {
-      u->pending.clear();
-      u->socket.close(ignored);
-    }
-  }
-  for (auto& u : retired_) {
-    u->pending.clear();
-    u->socket.close(ignored);
+    for (auto& u : sockets) close(u);
   }
   *alive_ = false;
 }
@@ -186,14 +186,10 @@ void Forwarder::releaseAttempt(Query& q) {
   if (auto it = u->pending.find(q.id); it != u->pending.end() && it->second.get() == &q) {
     u->pending.erase(it);
   }
-  if (u->retired && u->pending.empty()) closeSocket(u);
-}
-
-void Forwarder::closeSocket(const std::shared_ptr<UpstreamSocket>& u) {
-  boost::system::error_code ignored;
-  u->socket.close(ignored);
-  auto it = std::find(retired_.begin(), retired_.end(), u);
-  if (it != retired_.end()) retired_.erase(it);
+  if (u->retired && u->pending.empty()) {
+    boost::system::error_code ignored;
+    u->socket.close(ignored);
+  }
 }
 
 void Forwarder::retire(const std::shared_ptr<UpstreamSocket>& u) {
@@ -202,26 +198,22 @@ void Forwarder::retire(const std::shared_ptr<UpstreamSocket>& u) {
   auto& sockets = pools_[u->server];
   sockets.erase(std::remove(sockets.begin(), sockets.end(), u), sockets.end());
   if (sockets.empty()) pools_.erase(u->server);
+  // Otherwise the queries in flight on it hold it; the last one to leave closes it.
   if (u->pending.empty()) {
     boost::system::error_code ignored;
     u->socket.close(ignored);
-  } else {
-    retired_.push_back(u);
   }
 }
 
 std::shared_ptr<Forwarder::UpstreamSocket> Forwarder::socketFor(const udp::endpoint& server,
                                                                 boost::system::error_code& ec) {
   const auto now = std::chrono::steady_clock::now();
-  if (auto it = pools_.find(server); it != pools_.end()) {
-    std::vector<std::shared_ptr<UpstreamSocket>> old;
-    for (const auto& u : it->second) {
-      if (now - u->created >= kSocketLifetime) old.push_back(u);
-    }
-    for (const auto& u : old) retire(u);
-  }
   auto& sockets = pools_[server];
-  if (sockets.size() >= kSocketsPerServer) return sockets[randomU32() % sockets.size()];
+  if (sockets.size() >= kSocketsPerServer) {
+    auto picked = sockets[randomU32() % sockets.size()];
+    if (now - picked->created < kSocketLifetime) return picked;
+    retire(picked);  // too old: a new one takes its place (the pool keeps its other sockets)
+  }
   auto u = std::make_shared<UpstreamSocket>(io_);
   u->server = server;
   u->created = now;

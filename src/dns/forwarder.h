@@ -7,17 +7,18 @@
 // Per attempt (RFC 5452 §9): a UDP socket bound to a random source port and connected to the
 // server, and a random ID. Sockets are pooled per server: up to 32 at once, a new one while
 // fewer exist, else a random one of them; each carries at most 64 queries (distinct IDs among
-// those in flight on it) or lives 10 s and is then retired (and on every reconfiguration), so ports
-// keep changing while a socket's setup and teardown (six system calls) is paid once per 64 queries,
-// not per query. An off-path spoofer must hit a (port, ID) pair in flight: their number is the
-// number of queries in flight either way, so sharing a secret random port does not make that
-// easier (dnsmasq shares its random ports the same way). A response is accepted only when it comes
-// from the server's address and port (the kernel checks: the socket is connected) and its ID and
-// question match a query in flight on that socket (anything else is counted and ignored, and the
-// wait goes on). After `timeout` the next server in order is tried. TC in a UDP answer → the same
-// server over TCP (RFC 7766 §5). FORMERR/NOTIMP to an EDNS query → the same server without EDNS
-// (RFC 6891 §7). SERVFAIL/REFUSED → the next server, and that answer is given back only if no later
-// server does better. Identical questions in flight share one upstream query.
+// those in flight on it) and none is picked once 10 s old; it is then retired (all are on every
+// reconfiguration) and closed when its last query is done, so ports keep changing while a
+// socket's setup and teardown (six system calls) is paid once per 64 queries, not per query. An
+// off-path spoofer must hit a (port, ID) pair in flight: their number is the number of queries in
+// flight either way, so sharing a secret random port does not make that easier (dnsmasq shares its
+// random ports the same way). A response is accepted only when it comes from the server's address
+// and port (the kernel checks: the socket is connected) and its ID and question match a query in
+// flight on that socket (anything else is counted and ignored, and the wait goes on). After
+// `timeout` the next server in order is tried. TC in a UDP answer → the same server over TCP (RFC
+// 7766 §5). FORMERR/NOTIMP to an EDNS query → the same server without EDNS (RFC 6891 §7).
+// SERVFAIL/REFUSED → the next server, and that answer is given back only if no later server does
+// better. Identical questions in flight share one upstream query.
 //
 // Single-threaded: everything runs on the io_context's thread.
 #pragma once
@@ -125,7 +126,6 @@ class Forwarder final : public Upstream {
   void drainUdp(const std::shared_ptr<UpstreamSocket>& u);
   // Takes the socket out of its pool: no new queries; closed once none is in flight on it.
   void retire(const std::shared_ptr<UpstreamSocket>& u);
-  void closeSocket(const std::shared_ptr<UpstreamSocket>& u);
   // A socket error (ICMP port unreachable: ECONNREFUSED, and others): the socket is retired
   // and every query in flight on it moves to its next server.
   void failSocket(const std::shared_ptr<UpstreamSocket>& u);
@@ -150,7 +150,6 @@ class Forwarder final : public Upstream {
   uint64_t generation_ = 0;  // bumped by rebuildGroups()
   std::unordered_map<CacheKey, std::shared_ptr<Query>, CacheKeyHash> inflight_;
   std::map<boost::asio::ip::udp::endpoint, std::vector<std::shared_ptr<UpstreamSocket>>> pools_;
-  std::vector<std::shared_ptr<UpstreamSocket>> retired_;      // with queries still in flight
   std::vector<uint8_t> rxBuf_ = std::vector<uint8_t>(65535);  // the datagram being read
   uint64_t serial_ = 0;
   ForwarderCounters counters_;

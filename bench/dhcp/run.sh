@@ -87,18 +87,13 @@ status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 # Proportional set size (shared pages divided among the processes mapping them), kB.
 pss_kb() { awk '$1 == "Pss:" {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null; }
 
-forget_pid() {
-  local p=$1 keep=() q
-  for q in "${LAB_PIDS[@]}"; do [ "$q" = "$p" ] || keep+=("$q"); done
-  LAB_PIDS=("${keep[@]}")
-}
 stop_pid() {
   local p=$1
   kill -TERM "$p" 2>/dev/null || true
   for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
   kill -KILL "$p" 2>/dev/null || true
   wait "$p" 2>/dev/null || true
-  forget_pid "$p"
+  lab_forget_pid "$p"
 }
 
 # The client-side shim (see the header): identical in every client namespace.
@@ -153,7 +148,7 @@ VNET_IDLE_RSS=$(status_kb "$LAB_VNETD_PID" VmRSS)
 VNET_IDLE_ANON=$(status_kb "$LAB_VNETD_PID" RssAnon)
 setup_pid=$LAB_VNETD_PID
 lab_stop_vnetd TERM
-forget_pid "$setup_pid"
+lab_forget_pid "$setup_pid"
 
 declare -A CLI SRVNS PID
 CLI[vnet]=$(lab_ns perf); SRVNS[vnet]=$LAB_HOST
@@ -242,7 +237,7 @@ srv_stop() {
   else
     stop_pid "${PID[$s]}"
   fi
-  forget_pid "${PID[$s]}"
+  lab_forget_pid "${PID[$s]}"
   PID[$s]=
 }
 
@@ -286,19 +281,14 @@ run_perf() {
   c0=$(cpu_ticks "$pid")
   local e0 e1 log naks
   e0=$(rcvbuf_errors "${SRVNS[$s]}"); local f0 f1; f0=$(rcvbuf_errors "${CLI[$s]}")
-  local perf_pid=
-  if [ -n "${PERF_DIR:-}" ]; then
-    mkdir -p "$PERF_DIR"
-    perf record -q -g -p "$pid" -o "$PERF_DIR/perf.$s.$rate.$tag.data" >/dev/null 2>&1 &
-    perf_pid=$!
-  fi
+  lab_perf_start "$pid" "perf.$s.$rate.$tag.data"
   t0=$(date +%s%N)
   ( timeout $((dur + 30)) ip netns exec "${CLI[$s]}" perfdhcp -4 -l eth0 -r "$rate" -R "$CLIENTS" \
       -b "mac=$base" -p "$dur" -n "$nreq" -W 1000000 -x t >"$out" 2>&1 || true
     times >"$out.times" )
   t1=$(date +%s%N)
   c1=$(cpu_ticks "$pid")
-  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null || true; fi
+  lab_perf_stop
   e1=$(rcvbuf_errors "${SRVNS[$s]}"); f1=$(rcvbuf_errors "${CLI[$s]}")
   # `times`, second line: user and system time of the subshell's children (perfdhcp).
   pc=$(sed -n 2p "$out.times" | awk '{

@@ -182,19 +182,14 @@ run_dnsperf() {
   [ -n "$src" ] && args+=(-a "$src")
   local pid=${PID[$s]} c0 c1 u0 u1 t0 t1
   c0=$(cpu_ticks "$pid"); u0=$(cpu_ticks "$UP_PID")
-  local perf_pid=
-  if [ -n "${PERF_DIR:-}" ] && [ "$phase" = max ]; then
-    mkdir -p "$PERF_DIR"
-    perf record -q -g -p "$pid" -o "$PERF_DIR/perf.$s.$sc.data" >/dev/null 2>&1 &
-    perf_pid=$!
-  fi
+  if [ "$phase" = max ]; then lab_perf_start "$pid" "perf.$s.$sc.data"; fi
   t0=$(date +%s%N)
   ( timeout $((dur + 20)) ip netns exec "${CLI[$s]}" dnsperf -s "${SRV[$s]}" -d "$data" -l "$dur" \
       "${args[@]}" -v >"$out" 2>&1 || true
     times >"$out.times" )
   t1=$(date +%s%N)
   c1=$(cpu_ticks "$pid"); u1=$(cpu_ticks "$UP_PID")
-  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null || true; fi
+  lab_perf_stop
   local pc
   pc=$(sed -n 2p "$out.times" | awk '{
     t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); t += a[1] * 60 + a[2] } print t }')

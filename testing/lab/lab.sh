@@ -65,6 +65,31 @@ lab_bg() {
   LAB_LAST_PID=$!
 }
 
+# Drops a PID the caller has waited for from the list lab_down kills (PIDs are reused).
+lab_forget_pid() {
+  local p=$1 keep=() q
+  for q in "${LAB_PIDS[@]}"; do [ "$q" = "$p" ] || keep+=("$q"); done
+  LAB_PIDS=("${keep[@]}")
+}
+
+# Benchmarks with PERF_DIR set: `perf record -g` of PID into FILE from lab_perf_start until
+# lab_perf_stop; without PERF_DIR both do nothing.
+lab_perf_start() {  # PID FILE
+  LAB_PERF_PID=
+  [ -n "${PERF_DIR:-}" ] || return 0
+  mkdir -p "$PERF_DIR"
+  perf record -q -g -p "$1" -o "$PERF_DIR/$2" >/dev/null 2>&1 &
+  LAB_PERF_PID=$!
+  LAB_PIDS+=("$LAB_PERF_PID")
+}
+lab_perf_stop() {
+  [ -n "${LAB_PERF_PID:-}" ] || return 0
+  kill -INT "$LAB_PERF_PID" 2>/dev/null
+  wait "$LAB_PERF_PID" 2>/dev/null || true
+  lab_forget_pid "$LAB_PERF_PID"
+  LAB_PERF_PID=
+}
+
 # An HTTP server on 198.51.100.1:80 whose access log records the client address it saw.
 lab_http_server() {
   lab_bg "$LAB_INET" "$LAB_DIR/http.log" python3 -u -m http.server --bind 198.51.100.1 \
